@@ -1,0 +1,1 @@
+from fer_lightning.data.arrays import FERArrays
