@@ -1,0 +1,72 @@
+"""Shared fixtures: compose the real Hydra config with CPU-sized overrides, and keep W&B offline and
+inside the test's temp dir."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+import torch
+from hydra import compose, initialize_config_dir
+from hydra.core.global_hydra import GlobalHydra
+from hydra.core.hydra_config import HydraConfig
+from omegaconf import DictConfig, open_dict
+
+ROOT = Path(__file__).resolve().parents[1]
+CONF_DIR = ROOT / "conf"
+
+# A run that trains for real but fits a 2-core machine: 700 synthetic faces, a VGGNet at 1/8 width.
+TINY = [
+    "trainer=cpu",
+    "trainer.max_epochs=1",
+    "trainer.enable_progress_bar=false",
+    "trainer.log_every_n_steps=1",
+    "trainer.num_sanity_val_steps=0",
+    "data.source.n=700",
+    "data.num_workers=0",
+    "data.batch_size=32",
+    "model.net.width=0.125",
+    "logger=none",
+]
+
+
+@pytest.fixture(autouse=True)
+def _isolated_wandb(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> None:
+    wandb_home = tmp_path_factory.mktemp("wandb_home")
+    monkeypatch.setenv("WANDB_MODE", "offline")
+    monkeypatch.setenv("WANDB_SILENT", "true")
+    for var in ("WANDB_DIR", "WANDB_CACHE_DIR", "WANDB_DATA_DIR", "WANDB_CONFIG_DIR"):
+        monkeypatch.setenv(var, str(wandb_home))
+    monkeypatch.delenv("WANDB_API_KEY", raising=False)
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _two_threads() -> None:
+    torch.set_num_threads(min(2, os.cpu_count() or 1))
+
+
+@pytest.fixture
+def compose_cfg(tmp_path: Path) -> Callable[..., DictConfig]:
+    """compose_cfg("optimizer=adam", ...) -> the composed training config, output in tmp_path, with the
+    Hydra node set as a running job would have it (group choices, overrides)."""
+
+    def _compose(*overrides: str, tiny: bool = True, output_dir: Path | None = None) -> DictConfig:
+        GlobalHydra.instance().clear()
+        with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3"):
+            cfg = compose(
+                "train",
+                overrides=[*(TINY if tiny else []), *overrides],
+                return_hydra_config=True,
+            )
+        out = output_dir or tmp_path
+        with open_dict(cfg):
+            cfg.paths.output_dir = str(out)
+            cfg.hydra.runtime.output_dir = str(out)
+        HydraConfig.instance().set_config(cfg)
+        return cfg
+
+    yield _compose
+    GlobalHydra.instance().clear()
+    HydraConfig.instance().cfg = None
