@@ -7,6 +7,7 @@ import pytorch_lightning as pl
 import torch
 from hydra.errors import MissingConfigException
 from hydra.utils import instantiate
+from omegaconf import OmegaConf
 
 from fer_lightning.module import FERClassifier
 from fer_lightning.train import train
@@ -24,8 +25,13 @@ OPTIMIZERS = {
 SCHEDULERS = ["plateau", "step", "one_cycle", "cosine", "cosine_restarts", "constant"]
 
 
+def _module(cfg) -> FERClassifier:
+    parts = {k: OmegaConf.to_container(cfg[k], resolve=True) for k in ("model", "optimizer", "scheduler")}
+    return FERClassifier(**parts)
+
+
 def _fit_steps(cfg, steps: int) -> tuple[FERClassifier, pl.Trainer]:
-    module = FERClassifier(model=cfg.model, optimizer=cfg.optimizer, scheduler=cfg.scheduler)
+    module = _module(cfg)
     trainer = pl.Trainer(
         accelerator="cpu", max_steps=steps, logger=False, enable_checkpointing=False,
         enable_progress_bar=False, num_sanity_val_steps=0, limit_val_batches=1, use_distributed_sampler=False,
@@ -42,8 +48,9 @@ def test_the_groups_hold_the_papers_options() -> None:
 @pytest.mark.parametrize("name", sorted(OPTIMIZERS))
 def test_each_optimizer_composes_and_steps(compose_cfg, name: str) -> None:
     cfg = compose_cfg(f"optimizer={name}", "data.source.n=200", "augmentation.ten_crop=false")
-    before = [p.detach().clone() for p in FERClassifier(model=cfg.model).net.parameters()]
     torch.manual_seed(0)
+    before = [p.detach().clone() for p in _module(cfg).net.parameters()]
+    torch.manual_seed(0)  # the trained module starts from the same weights
     module, trainer = _fit_steps(cfg, steps=2)
     optimizer = trainer.optimizers[0]
     cls, expected = OPTIMIZERS[name]

@@ -75,5 +75,5 @@ def test_resume_from_last_checkpoint_after_a_crash(compose_cfg, tmp_path: Path) 
         compose_cfg("trainer.max_epochs=3", f"ckpt_path={last}", *record.split(), output_dir=tmp_path / "second")
     )
     assert resumed["status"] == "completed" and resumed["epochs"] == 3
-    # Only the epoch that was not finished before the crash runs again.
-    assert json.loads((tmp_path / "epochs.json").read_text()) == [2]
+    # Epoch 0 finished before the crash and is not repeated; epoch 1 crashed before its end and runs again.
+    assert json.loads((tmp_path / "epochs.json").read_text()) == [1, 2]
