@@ -104,3 +104,20 @@ def test_batch_that_does_not_divide_across_devices_fails_before_training(compose
     with pytest.raises(ValueError, match=r"data.batch_size=33 does not divide across 2 processes"):
         train(compose_cfg("trainer=ddp_cpu", "data.batch_size=33"))
     assert not (tmp_path / "checkpoints").exists()
+
+
+def test_experiments_compose_to_the_papers_settings(compose_cfg) -> None:
+    paper = compose_cfg("experiment=khaireddin2021", tiny=False)
+    assert paper.hydra.runtime.choices.data == "fer2013"
+    assert paper.optimizer.lr == 0.01 and paper.optimizer.nesterov and paper.optimizer.momentum == 0.9
+    assert paper.scheduler.scheduler.factor == 0.75 and paper.scheduler.scheduler.patience == 5
+    assert paper.trainer.max_epochs == 300 and paper.data.batch_size == 64 and paper.augmentation.ten_crop
+
+    finetune = compose_cfg("experiment=khaireddin2021_finetune", tiny=False)
+    assert finetune.hydra.runtime.choices.scheduler == "cosine"
+    assert finetune.optimizer.lr == pytest.approx(1e-4) and finetune.trainer.max_epochs == 50
+    assert list(finetune.data.train_splits) == ["Training", "PrivateTest"] and finetune.test_ckpt == "last"
+    assert finetune.job_type == "finetune"
+
+    quick = compose_cfg("experiment=quickstart", tiny=False)
+    assert quick.hydra.runtime.choices.data == "synthetic" and quick.trainer.accelerator == "cpu"
