@@ -121,7 +121,9 @@ class FERClassifier(pl.LightningModule):
 
     def on_train_epoch_end(self) -> None:
         # Logged here rather than by LearningRateMonitor, which refuses to run without a logger.
-        self.log("lr", self.optimizers().param_groups[0]["lr"])
+        for group in self.optimizers().param_groups:
+            # Named groups come from model.backbone_lr (backbone vs head).
+            self.log(f"lr/{group['name']}" if "name" in group else "lr", group["lr"])
 
     def _eval_step(self, stage: str, batch: tuple[torch.Tensor, torch.Tensor]) -> None:
         x, y = batch
