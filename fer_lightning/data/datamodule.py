@@ -233,7 +233,11 @@ class FER2013DataModule(pl.LightningDataModule):
             self._device_train = (images.to(index.device), labels.to(index.device))
             from fer_lightning.data.gpu_augment import GPUAugment
 
-            self._gpu_augment = GPUAugment(self.augmentation)
+            # seed_everything gives every rank the same global RNG; a per-rank generator makes each
+            # process draw its own augmentations, as the CPU path's per-rank worker seeds do.
+            rank = self._rank_world()[0]
+            generator = torch.Generator(device=index.device).manual_seed(torch.initial_seed() + rank)
+            self._gpu_augment = GPUAugment(self.augmentation, generator)
         images, labels = self._device_train
         return self._gpu_augment(images[index]), labels[index]
 
