@@ -97,8 +97,13 @@ def train(cfg: DictConfig) -> dict[str, Any]:
         "checkpoint_selection": f"{cfg.test_ckpt} ({'max val/acc' if cfg.test_ckpt == 'best' else 'final epoch'})",
     }
     results.update(_complexity(module, datamodule))
-    for lg in loggers:
-        lg.log_hyperparams({**_resolved_without_hydra(cfg), "synthetic": datamodule.synthetic, "run_name": results["run_name"]})
+    from fer_lightning.tracking import log_run_config
+
+    log_run_config(
+        loggers,
+        {**_resolved_without_hydra(cfg), "synthetic": datamodule.synthetic, "run_name": results["run_name"]},
+        run_name=results["run_name"],
+    )
 
     failed = True
     try:

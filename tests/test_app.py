@@ -35,18 +35,18 @@ def test_multirun_2x2_writes_four_results(tmp_path: Path) -> None:
 
 def test_ddp_two_processes_single_run_counts_each_image_once(tmp_path: Path) -> None:
     run_dir = tmp_path / "run"
-    # 701 images -> uneven shards on 2 ranks: padding must not be scored
-    proc = run_app(["trainer=ddp_cpu", *TINY, "data.source.n=701", f"hydra.run.dir={run_dir}"], tmp_path)
+    # 711 images (71 val, 71 test) -> uneven shards on 2 ranks: padding must not be scored
+    proc = run_app(["trainer=ddp_cpu", *TINY, "data.source.n=711", f"hydra.run.dir={run_dir}"], tmp_path)
     _check(proc)
     (result,) = _results(run_dir)
     sizes = result["hygiene"]["sizes"]
     assert result["val"]["n_images"] == sizes["val"] and result["test"]["n_images"] == sizes["test"]
-    assert sizes["test"] % 2 == 1 or sizes["val"] % 2 == 1
+    assert sizes["test"] % 2 == 1 and sizes["val"] % 2 == 1
 
 
 def test_ddp_inside_a_multirun_runs_each_job_once(tmp_path: Path) -> None:
     sweep = tmp_path / "sweep"
-    proc = run_app(["-m", "trainer=ddp_cpu", "seed=0,1", *TINY, "data.source.n=701", f"hydra.sweep.dir={sweep}"], tmp_path)
+    proc = run_app(["-m", "trainer=ddp_cpu", "seed=0,1", *TINY, "data.source.n=711", f"hydra.sweep.dir={sweep}"], tmp_path)
     _check(proc)
     runs = _results(sweep)
     assert sorted(r["seed"] for r in runs) == [0, 1]
