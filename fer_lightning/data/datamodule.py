@@ -155,18 +155,18 @@ class FER2013DataModule(pl.LightningDataModule):
         if self.train_data is not None:
             return
         self.train_data, self.val_data, self.test_data = (self._role(r) for r in ("train", "val", "test"))
-        dropped = {"val": 0, "test": 0}
+        dropped: dict[str, dict] = {}
         if self.drop_leaks:
-            from fer_lightning.data.audit import leak_mask
+            from fer_lightning.data.audit import drop_leaks
 
             for role in ("val", "test"):
-                data = getattr(self, f"{role}_data")
-                leaks = leak_mask(self.train_data, data)
-                dropped[role] = int(leaks.sum())
-                setattr(self, f"{role}_data", data.select(~leaks))
+                kept, record = drop_leaks(self.train_data, getattr(self, f"{role}_data"))
+                setattr(self, f"{role}_data", kept)
+                dropped[role] = {k: record[k] for k in ("dropped", "conflicting_labels")}
         self.hygiene = {
             "drop_leaks": self.drop_leaks,
             "dropped_leaks": dropped,
+            "skipped_rows": len(self._loaded().skipped),
             "sizes": {r: len(getattr(self, f"{r}_data")) for r in ("train", "val", "test")},
         }
 
