@@ -13,6 +13,7 @@ from typing import Any
 import pytorch_lightning as pl
 from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
+from pytorch_lightning.utilities import rank_zero_info
 
 from fer_lightning.data.datamodule import FER2013DataModule
 from fer_lightning.module import FERClassifier
@@ -123,6 +124,10 @@ def train(cfg: DictConfig) -> dict[str, Any]:
             best_val_acc=_as_float(trainer.checkpoint_callback.best_model_score),
         )
         failed = False
+        rank_zero_info(
+            f"{results['run_name']}: test accuracy {100 * results['test']['acc']:.2f} % on "
+            f"{'+'.join(datamodule.roles['test'])}, checkpoint {results['checkpoint']}"
+        )
         return results
     except BaseException as err:
         results["error"] = "".join(traceback.format_exception_only(type(err), err)).strip()
@@ -133,7 +138,7 @@ def train(cfg: DictConfig) -> dict[str, Any]:
         if trainer.is_global_zero:
             output_dir.mkdir(parents=True, exist_ok=True)
             (output_dir / "results.json").write_text(json.dumps(results, indent=2) + "\n")
-            log.info("results: %s", output_dir / "results.json")
+            log.info("results: %s", (output_dir / "results.json").resolve())
         from fer_lightning.tracking import close_loggers
 
         close_loggers(loggers, failed=failed)

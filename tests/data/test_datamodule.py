@@ -61,7 +61,7 @@ def test_batches_carry_views_and_labels() -> None:
     dm.setup("fit")
     x, y = next(iter(dm.train_dataloader()))
     assert x.shape == (8, 10, 1, 40, 40) and x.dtype == torch.float32 and y.dtype == torch.int64
-    assert 0.0 <= x.min() and x.max() <= 1.0
+    assert x.min() >= 0.0 and x.max() <= 1.0
     images, labels = next(iter(dm.val_dataloader()))
     views = dm.eval_views(images)
     assert views.shape == (8, 10, 1, 40, 40)
