@@ -16,7 +16,7 @@ from tests.helpers import run_app
 from tests.tracking.wandb_records import offline_runs
 
 EPOCHS = 2
-MEDIA = ["callbacks=[default,tracking]", f"trainer.max_epochs={EPOCHS}", "callbacks.predictions.max_rows=40"]
+MEDIA = [f"trainer.max_epochs={EPOCHS}", "callbacks.predictions.max_rows=40"]
 PNGS = {
     "confusion_val.png",
     "confusion_val_checkpoint.png",
