@@ -25,10 +25,13 @@ def main(cfg: DictConfig) -> float:
 
     try:
         results = train(cfg)
-    except Exception:
+    except Exception as err:
         if HydraConfig.get().mode != RunMode.MULTIRUN:
             raise
-        log.exception("job %s failed; the sweep continues", HydraConfig.get().job.num)
+        if type(err).__name__ == "TrialPruned":
+            log.info("job %s was pruned by the sweeper: %s", HydraConfig.get().job.num, err)
+        else:
+            log.exception("job %s failed; the sweep continues", HydraConfig.get().job.num)
         return math.nan
     stage, _, key = cfg.optimized_metric.partition("/")
     return results[stage][key]

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import os
+
 from omegaconf import OmegaConf
 
 
 def ddp_strategy() -> str:
-    """`ddp` in a single run, `ddp_spawn` inside a Hydra multirun.
+    """`ddp` in a single run or a SLURM job of several tasks, `ddp_spawn` inside a local Hydra multirun.
 
     Lightning's `ddp` relaunches `sys.argv` for ranks > 0; under `-m` that argv is the whole sweep, so
     every extra rank would re-run the sweep (into a second multirun folder, with other parameters when a
@@ -15,6 +17,8 @@ def ddp_strategy() -> str:
     from hydra.core.hydra_config import HydraConfig
     from hydra.types import RunMode
 
+    if int(os.environ.get("SLURM_NTASKS", "1")) > 1:
+        return "ddp"  # SLURM started one task per device; Lightning joins them and launches nothing
     if HydraConfig.initialized() and HydraConfig.get().mode == RunMode.MULTIRUN:
         return "ddp_spawn"
     return "ddp"

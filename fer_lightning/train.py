@@ -13,7 +13,7 @@ from typing import Any
 import pytorch_lightning as pl
 from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
-from pytorch_lightning.utilities import rank_zero_info
+from pytorch_lightning.utilities import rank_zero_info, rank_zero_only
 
 from fer_lightning.data.datamodule import FER2013DataModule
 from fer_lightning.module import FERClassifier
@@ -64,50 +64,54 @@ def _strip_stage(metrics: dict[str, float], stage: str) -> dict[str, float]:
 
 def train(cfg: DictConfig) -> dict[str, Any]:
     """Fit, then evaluate the checkpoint chosen by `cfg.test_ckpt` (best val/acc by default) on val and
-    test. Returns the results that are also written to `<output_dir>/results.json`."""
+    test. Returns the results that are also written to `<output_dir>/results.json`, also when building
+    or training fails (status "failed", or "pruned" when a sweeper stopped the trial)."""
     started = time.perf_counter()
     output_dir = Path(cfg.paths.output_dir)
-    if cfg.get("seed") is not None:  # seed 0 is a seed
-        pl.seed_everything(cfg.seed, workers=True)
-
     choices = job_choices(cfg)
-    datamodule: FER2013DataModule = instantiate(cfg.data)
-    module = FERClassifier(
-        model=_container(cfg.model), optimizer=_container(cfg.optimizer), scheduler=_container(cfg.scheduler)
-    )
-    callbacks = build_callbacks(cfg)
-    check_monitors(cfg, module, callbacks)
-    loggers = build_loggers(cfg)
-    trainer: pl.Trainer = instantiate(
-        cfg.trainer, callbacks=callbacks, logger=loggers or False, deterministic=cfg.get("deterministic", False)
-    )
-    datamodule.check_world_size(trainer.world_size)
-
     results: dict[str, Any] = {
-        "run_name": run_name(choices, cfg.get("seed"), datamodule.synthetic),
+        "run_name": run_name(choices, cfg.get("seed"), synthetic=choices.get("data") == "synthetic"),
         "status": "failed",
         "error": None,
         "job_type": cfg.get("job_type", "train"),
         "choices": choices,
         "overrides": _task_overrides(),
         "seed": cfg.get("seed"),
-        "synthetic": datamodule.synthetic,
-        "data_source": datamodule.arrays.source,
         "max_epochs": cfg.trainer.get("max_epochs"),
-        "splits": {role: list(splits) for role, splits in datamodule.roles.items()},
         "checkpoint_selection": f"{cfg.test_ckpt} ({'max val/acc' if cfg.test_ckpt == 'best' else 'final epoch'})",
     }
-    results.update(_complexity(module, datamodule))
-    from fer_lightning.tracking import log_run_config
-
-    log_run_config(
-        loggers,
-        {**_resolved_without_hydra(cfg), "synthetic": datamodule.synthetic, "run_name": results["run_name"]},
-        run_name=results["run_name"],
-    )
-
+    trainer: pl.Trainer | None = None
+    loggers: list[pl.loggers.Logger] = []
     failed = True
     try:
+        if cfg.get("seed") is not None:  # seed 0 is a seed
+            pl.seed_everything(cfg.seed, workers=True)
+        datamodule: FER2013DataModule = instantiate(cfg.data)
+        module = FERClassifier(
+            model=_container(cfg.model), optimizer=_container(cfg.optimizer), scheduler=_container(cfg.scheduler)
+        )
+        callbacks = build_callbacks(cfg)
+        check_monitors(cfg, module, callbacks)
+        results.update(
+            run_name=run_name(choices, cfg.get("seed"), datamodule.synthetic),
+            synthetic=datamodule.synthetic,
+            data_source=datamodule.arrays.source,
+            splits={role: list(splits) for role, splits in datamodule.roles.items()},
+            **_complexity(module, datamodule),
+        )
+        loggers = build_loggers(cfg)
+        trainer = instantiate(
+            cfg.trainer, callbacks=callbacks, logger=loggers or False, deterministic=cfg.get("deterministic", False)
+        )
+        datamodule.check_world_size(trainer.world_size)
+        from fer_lightning.tracking import log_run_config
+
+        log_run_config(
+            loggers,
+            {**_resolved_without_hydra(cfg), "synthetic": datamodule.synthetic, "run_name": results["run_name"]},
+            run_name=results["run_name"],
+        )
+
         trainer.fit(module, datamodule=datamodule, ckpt_path=cfg.get("ckpt_path"))
         if trainer.interrupted:
             raise KeyboardInterrupt("training was interrupted")
@@ -130,12 +134,15 @@ def train(cfg: DictConfig) -> dict[str, Any]:
         )
         return results
     except BaseException as err:
+        # Matched by name: optuna is imported only by the sweeper that raises it.
+        results["status"] = "pruned" if type(err).__name__ == "TrialPruned" else "failed"
         results["error"] = "".join(traceback.format_exception_only(type(err), err)).strip()
-        results["epochs"] = trainer.current_epoch
+        results["epochs"] = trainer.current_epoch if trainer is not None else 0
         raise
     finally:
         results["wall_time_s"] = round(time.perf_counter() - started, 3)
-        if trainer.is_global_zero:
+        writer = trainer.is_global_zero if trainer is not None else rank_zero_only.rank == 0
+        if writer:
             output_dir.mkdir(parents=True, exist_ok=True)
             (output_dir / "results.json").write_text(json.dumps(results, indent=2) + "\n")
             log.info("results: %s", (output_dir / "results.json").resolve())
