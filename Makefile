@@ -1,7 +1,11 @@
 # A newcomer's entry points. Every target uses the project's venv.
 PY := .venv/bin/python
+.DEFAULT_GOAL := help
 
-.PHONY: install quickstart test test-fast lint format sweep-optimizers sweep-schedulers sweep-grid bench
+.PHONY: help install quickstart test test-fast lint format sweep-optimizers sweep-schedulers sweep-grid bench
+
+help:               ## list the targets
+	@grep -E '^[a-z-]+: +##' Makefile | sed -E 's/: +## /\t/'
 
 install:            ## create .venv and install the package with its dev tools
 	python3 -m venv .venv
@@ -16,11 +20,11 @@ test:               ## the whole suite, as CI runs it
 test-fast:          ## skip the subprocess tests (multirun, DDP, CLIs)
 	WANDB_MODE=offline $(PY) -m pytest -q -m "not slow" tests
 
-lint:
+lint:               ## ruff lint and format check
 	.venv/bin/ruff check fer_lightning hydra_plugins tests benchmarks
 	.venv/bin/ruff format --check fer_lightning hydra_plugins tests benchmarks
 
-format:
+format:             ## ruff fix and format
 	.venv/bin/ruff check --fix fer_lightning hydra_plugins tests benchmarks
 	.venv/bin/ruff format fer_lightning hydra_plugins tests benchmarks
 

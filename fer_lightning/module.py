@@ -83,7 +83,9 @@ class FERClassifier(pl.LightningModule):
         self.eval_loss = nn.ModuleDict({s: MeanMetric() for s in EVAL_STAGES})
         # Images scored, summed over processes: shows that every image of the split counts exactly once.
         self.eval_count = nn.ModuleDict({s: SumMetric() for s in EVAL_STAGES})
-        self.metrics = nn.ModuleDict({s: _eval_metrics(self.class_names).clone(prefix=f"{s}/") for s in EVAL_STAGES})
+        self.metrics = nn.ModuleDict(
+            {s: _eval_metrics(self.class_names).clone(prefix=f"{s}/") for s in EVAL_STAGES}
+        )
         self.confusion = nn.ModuleDict(
             {s: MulticlassConfusionMatrix(num_classes=n, ignore_index=IGNORE_LABEL) for s in EVAL_STAGES}
         )
@@ -168,7 +170,15 @@ class FERClassifier(pl.LightningModule):
     @property
     def monitorable(self) -> set[str]:
         """The metrics a scheduler or checkpoint may watch: logged once per epoch by this module."""
-        names = {"train/loss", "train/acc", "val/loss", "val/acc", "val/acc_best", "val/f1_macro", "val/top2_acc"}
+        names = {
+            "train/loss",
+            "train/acc",
+            "val/loss",
+            "val/acc",
+            "val/acc_best",
+            "val/f1_macro",
+            "val/top2_acc",
+        }
         return names | {f"val/recall_{c}" for c in self.class_names}
 
     def configure_optimizers(self):

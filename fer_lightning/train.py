@@ -27,7 +27,9 @@ def _container(node: Any) -> Any:
 
 
 def build_callbacks(cfg: DictConfig) -> list[pl.Callback]:
-    return [instantiate(c) for c in (cfg.get("callbacks") or {}).values() if c is not None and "_target_" in c]
+    return [
+        instantiate(c) for c in (cfg.get("callbacks") or {}).values() if c is not None and "_target_" in c
+    ]
 
 
 def build_loggers(cfg: DictConfig) -> list[pl.loggers.Logger]:
@@ -42,7 +44,9 @@ def check_monitors(cfg: DictConfig, module: FERClassifier, callbacks: list[pl.Ca
             watched[f"callbacks: {type(cb).__name__}.monitor"] = cb.monitor
     for key, metric in watched.items():
         if metric is not None and metric not in module.monitorable:
-            raise ValueError(f"{key}={metric!r} is not a logged metric; expected one of {sorted(module.monitorable)}")
+            raise ValueError(
+                f"{key}={metric!r} is not a logged metric; expected one of {sorted(module.monitorable)}"
+            )
 
 
 def _selected_checkpoint(trainer: pl.Trainer, which: str) -> str:
@@ -88,7 +92,9 @@ def train(cfg: DictConfig) -> dict[str, Any]:
             pl.seed_everything(cfg.seed, workers=True)
         datamodule: FER2013DataModule = instantiate(cfg.data)
         module = FERClassifier(
-            model=_container(cfg.model), optimizer=_container(cfg.optimizer), scheduler=_container(cfg.scheduler)
+            model=_container(cfg.model),
+            optimizer=_container(cfg.optimizer),
+            scheduler=_container(cfg.scheduler),
         )
         callbacks = build_callbacks(cfg)
         check_monitors(cfg, module, callbacks)
@@ -101,14 +107,21 @@ def train(cfg: DictConfig) -> dict[str, Any]:
         )
         loggers = build_loggers(cfg)
         trainer = instantiate(
-            cfg.trainer, callbacks=callbacks, logger=loggers or False, deterministic=cfg.get("deterministic", False)
+            cfg.trainer,
+            callbacks=callbacks,
+            logger=loggers or False,
+            deterministic=cfg.get("deterministic", False),
         )
         datamodule.check_world_size(trainer.world_size)
         from fer_lightning.tracking import log_run_config
 
         log_run_config(
             loggers,
-            {**_resolved_without_hydra(cfg), "synthetic": datamodule.synthetic, "run_name": results["run_name"]},
+            {
+                **_resolved_without_hydra(cfg),
+                "synthetic": datamodule.synthetic,
+                "run_name": results["run_name"],
+            },
             run_name=results["run_name"],
         )
 

@@ -35,7 +35,9 @@ class RecordEpochs(pl.Callback):
         self.path.write_text(json.dumps([*seen, trainer.current_epoch]))
 
 
-def run_app(args: list[str], tmp_path: Path, module: str = "fer_lightning", timeout: int = 600) -> subprocess.CompletedProcess:
+def run_app(
+    args: list[str], tmp_path: Path, module: str = "fer_lightning", timeout: int = 600
+) -> subprocess.CompletedProcess:
     """`python -m <module> args...` in a subprocess with W&B kept offline in tmp_path."""
     env = dict(os.environ)
     env.update(
@@ -43,9 +45,17 @@ def run_app(args: list[str], tmp_path: Path, module: str = "fer_lightning", time
         WANDB_MODE="offline",
         WANDB_SILENT="true",
         OMP_NUM_THREADS="1",
-        **{v: str(tmp_path / "wandb_home") for v in ("WANDB_DIR", "WANDB_CACHE_DIR", "WANDB_DATA_DIR", "WANDB_CONFIG_DIR")},
+        **{
+            v: str(tmp_path / "wandb_home")
+            for v in ("WANDB_DIR", "WANDB_CACHE_DIR", "WANDB_DATA_DIR", "WANDB_CONFIG_DIR")
+        },
     )
     env.pop("WANDB_API_KEY", None)
     return subprocess.run(
-        [sys.executable, "-m", module, *args], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=timeout
+        [sys.executable, "-m", module, *args],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
     )

@@ -23,7 +23,9 @@ def _check(proc) -> None:
 
 def test_multirun_2x2_writes_four_results(tmp_path: Path) -> None:
     sweep = tmp_path / "sweep"
-    proc = run_app(["-m", "optimizer=sgd,adam", "scheduler=constant,step", *TINY, f"hydra.sweep.dir={sweep}"], tmp_path)
+    proc = run_app(
+        ["-m", "optimizer=sgd,adam", "scheduler=constant,step", *TINY, f"hydra.sweep.dir={sweep}"], tmp_path
+    )
     _check(proc)
     runs = _results(sweep)
     assert len(runs) == 4
@@ -46,7 +48,10 @@ def test_ddp_two_processes_single_run_counts_each_image_once(tmp_path: Path) -> 
 
 def test_ddp_inside_a_multirun_runs_each_job_once(tmp_path: Path) -> None:
     sweep = tmp_path / "sweep"
-    proc = run_app(["-m", "trainer=ddp_cpu", "seed=0,1", *TINY, "data.source.n=711", f"hydra.sweep.dir={sweep}"], tmp_path)
+    proc = run_app(
+        ["-m", "trainer=ddp_cpu", "seed=0,1", *TINY, "data.source.n=711", f"hydra.sweep.dir={sweep}"],
+        tmp_path,
+    )
     _check(proc)
     runs = _results(sweep)
     assert sorted(r["seed"] for r in runs) == [0, 1]

@@ -39,7 +39,9 @@ def test_run_end_to_end_and_best_checkpoint_reloads(compose_cfg, tmp_path: Path)
     from hydra.utils import instantiate
 
     datamodule = instantiate(cfg.data)
-    trainer = pl.Trainer(accelerator="cpu", logger=False, enable_progress_bar=False, use_distributed_sampler=False)
+    trainer = pl.Trainer(
+        accelerator="cpu", logger=False, enable_progress_bar=False, use_distributed_sampler=False
+    )
     again = trainer.test(reloaded, datamodule=datamodule, verbose=False)[0]
     assert again["test/acc"] == pytest.approx(results["test"]["acc"], abs=1e-6)
 
@@ -61,7 +63,9 @@ def test_bf16_mixed_on_cpu(compose_cfg) -> None:
 
 def test_resume_from_last_checkpoint_after_a_crash(compose_cfg, tmp_path: Path) -> None:
     crash = ["+callbacks.crash._target_=tests.helpers.RaiseAtEpochEnd", "+callbacks.crash.epoch=1"]
-    record = f"+callbacks.record._target_=tests.helpers.RecordEpochs +callbacks.record.path={tmp_path}/epochs.json"
+    record = (
+        f"+callbacks.record._target_=tests.helpers.RecordEpochs +callbacks.record.path={tmp_path}/epochs.json"
+    )
     first = tmp_path / "first"
     with pytest.raises(RuntimeError, match="planted crash"):
         train(compose_cfg("trainer.max_epochs=3", *crash, *record.split(), output_dir=first))
@@ -72,7 +76,9 @@ def test_resume_from_last_checkpoint_after_a_crash(compose_cfg, tmp_path: Path) 
 
     (tmp_path / "epochs.json").unlink()
     resumed = train(
-        compose_cfg("trainer.max_epochs=3", f"ckpt_path={last}", *record.split(), output_dir=tmp_path / "second")
+        compose_cfg(
+            "trainer.max_epochs=3", f"ckpt_path={last}", *record.split(), output_dir=tmp_path / "second"
+        )
     )
     assert resumed["status"] == "completed" and resumed["epochs"] == 3
     # Epoch 0 finished before the crash and is not repeated; epoch 1 crashed before its end and runs again.

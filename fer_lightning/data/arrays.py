@@ -39,7 +39,9 @@ class FERArrays:
             )
         for name in ("labels", "usage", "ids"):
             if len(getattr(self, name)) != n:
-                raise ValueError(f"{self.source}: {name} has {len(getattr(self, name))} entries for {n} images")
+                raise ValueError(
+                    f"{self.source}: {name} has {len(getattr(self, name))} entries for {n} images"
+                )
         self.labels = self.labels.astype(np.int64, copy=False)
         self.usage = self.usage.astype(np.int8, copy=False)
 

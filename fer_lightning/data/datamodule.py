@@ -193,7 +193,11 @@ class FER2013DataModule(pl.LightningDataModule):
     def train_dataloader(self) -> DataLoader:
         rank, world = self._rank_world()
         images, labels = _tensors(self.train_data)
-        dataset = _Indices(len(images)) if self.pipeline == "gpu" else _AugmentedImages(images, labels, self.augmentation)
+        dataset = (
+            _Indices(len(images))
+            if self.pipeline == "gpu"
+            else _AugmentedImages(images, labels, self.augmentation)
+        )
         sampler = TrainShardSampler(len(images), self.shuffle_seed, rank, world)
         # Index batches are cheap to collate in the main process; workers would only add IPC.
         if self.pipeline == "gpu":
@@ -204,7 +208,9 @@ class FER2013DataModule(pl.LightningDataModule):
         rank, world = self._rank_world()
         images, labels = _tensors(data)
         sampler = EvalShardSampler(len(images), rank, world)
-        return DataLoader(_EvalImages(images, labels), batch_size=self._per_device(self.eval_batch_size), sampler=sampler)
+        return DataLoader(
+            _EvalImages(images, labels), batch_size=self._per_device(self.eval_batch_size), sampler=sampler
+        )
 
     def val_dataloader(self) -> DataLoader:
         return self._eval_loader(self.val_data)

@@ -40,7 +40,9 @@ def train_views(spec: AugmentationSpec) -> Views:
     geometric = v2.Compose(
         [
             v2.RandomResizedCrop(spec.resize, scale=spec.crop_scale, ratio=spec.crop_ratio, antialias=True),
-            v2.RandomApply([v2.RandomAffine(0, translate=(spec.translate, spec.translate))], p=spec.translate_p),
+            v2.RandomApply(
+                [v2.RandomAffine(0, translate=(spec.translate, spec.translate))], p=spec.translate_p
+            ),
             v2.RandomHorizontalFlip(spec.hflip_p),
             v2.RandomApply([v2.RandomRotation(spec.rotate_deg)], p=spec.rotate_p),
         ]

@@ -40,7 +40,11 @@ def test_leaks_from_train_are_dropped_on_request_and_counted(drop: bool) -> None
         assert (len(dm.val_data), len(dm.test_data)) == (n_val - 3, n_test - 2)
     else:
         assert dm.hygiene["dropped_leaks"] == {} and len(dm.val_data) == n_val
-    assert dm.hygiene["sizes"] == {"train": len(dm.train_data), "val": len(dm.val_data), "test": len(dm.test_data)}
+    assert dm.hygiene["sizes"] == {
+        "train": len(dm.train_data),
+        "val": len(dm.val_data),
+        "test": len(dm.test_data),
+    }
 
 
 def test_default_roles_follow_the_paper_and_train_plus_val_merges() -> None:
@@ -72,7 +76,9 @@ def test_a_role_without_labels_or_images_is_a_clear_error() -> None:
     data = make_synthetic_fer(n=200, seed=0)
     data.labels[data.usage == split_code("PublicTest")] = -1
     dm = FER2013DataModule(source=lambda: data)
-    with pytest.raises(ValueError, match=r"data.test_splits=\['PublicTest'\]: \d+ images of synthetic.* carry no label"):
+    with pytest.raises(
+        ValueError, match=r"data.test_splits=\['PublicTest'\]: \d+ images of synthetic.* carry no label"
+    ):
         dm.setup("fit")
     only_train = data.split("Training")
     with pytest.raises(ValueError, match=r"data.val_splits=\['PrivateTest'\] selects no image"):
