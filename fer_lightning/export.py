@@ -85,7 +85,7 @@ def export_checkpoint(cfg: DictConfig, task_overrides: list[str] | None = None) 
     """Export `cfg.ckpt_path` as `cfg.format` into `cfg.output`, check parity to `cfg.atol`."""
     from hydra.utils import instantiate
 
-    from fer_lightning.robustness.checkpoint import (
+    from fer_lightning.checkpoint import (
         check_views,
         load_classifier,
         load_run_config,

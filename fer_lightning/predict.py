@@ -230,7 +230,7 @@ def predict_checkpoint(cfg: DictConfig, task_overrides: list[str] | None = None)
     """Load `cfg.ckpt_path` with the views it was evaluated with and predict `cfg.inputs` into `cfg.output_dir`."""
     from hydra.utils import instantiate
 
-    from fer_lightning.robustness.checkpoint import (
+    from fer_lightning.checkpoint import (
         check_views,
         load_classifier,
         load_run_config,

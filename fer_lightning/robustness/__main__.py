@@ -16,7 +16,7 @@ def evaluate(cfg: DictConfig, task_overrides: list[str] | None = None) -> dict[s
     """Run the suite on `cfg.ckpt_path` and write the report into `cfg.output_dir`; returns the result."""
     from hydra.utils import instantiate
 
-    from fer_lightning.robustness.checkpoint import (
+    from fer_lightning.checkpoint import (
         check_views,
         load_classifier,
         load_run_config,
