@@ -29,13 +29,13 @@ format:             ## ruff fix and format
 	.venv/bin/ruff format fer_lightning hydra_plugins tests benchmarks
 
 sweep-optimizers:   ## the paper's optimizer figure: 7 optimizers x {constant, plateau}
-	$(PY) -m fer_lightning -m experiment=khaireddin2021 optimizer=sgd,sgd_nesterov,asgd,adam,amsgrad,adagrad,adadelta scheduler=constant,plateau
+	$(PY) -m fer_lightning -m experiment=khaireddin2021_protocol optimizer=sgd,sgd_nesterov,asgd,adam,amsgrad,adagrad,adadelta scheduler=constant,plateau
 
 sweep-schedulers:   ## the paper's scheduler figure: SGD + Nesterov x 6 schedules
-	$(PY) -m fer_lightning -m experiment=khaireddin2021 optimizer=sgd_nesterov scheduler=plateau,step,one_cycle,cosine,cosine_restarts,constant
+	$(PY) -m fer_lightning -m experiment=khaireddin2021_protocol optimizer=sgd_nesterov scheduler=plateau,step,one_cycle,cosine,cosine_restarts,constant
 
 sweep-grid:         ## the full 7 x 6 grid
-	$(PY) -m fer_lightning -m experiment=khaireddin2021 optimizer=sgd,sgd_nesterov,asgd,adam,amsgrad,adagrad,adadelta scheduler=plateau,step,one_cycle,cosine,cosine_restarts,constant
+	$(PY) -m fer_lightning -m experiment=khaireddin2021_protocol optimizer=sgd,sgd_nesterov,asgd,adam,amsgrad,adagrad,adadelta scheduler=plateau,step,one_cycle,cosine,cosine_restarts,constant
 
 bench:              ## CPU-sized benchmarks (parse time, throughput)
 	$(PY) benchmarks/parse_csv.py

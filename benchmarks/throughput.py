@@ -33,12 +33,13 @@ from torchvision import transforms as T
 from fer_lightning.data.arrays import FERArrays
 from fer_lightning.data.augmentation import AugmentationSpec
 from fer_lightning.data.datamodule import FER2013DataModule
-from fer_lightning.data.gpu_augment import GPUAugment, ten_crop_views
-from fer_lightning.data.transforms import train_views
+from fer_lightning.data.gpu_augment import GPUAugment
+from fer_lightning.data.transforms import crop_views, train_views
+from fer_lightning.fer2013 import SPLIT_SIZES
 from fer_lightning.module import FERClassifier
 
 CONF_DIR = Path(__file__).resolve().parents[1] / "conf"
-FER2013_TRAIN = 28709
+FER2013_TRAIN = SPLIT_SIZES["Training"]
 EVAL_IMAGES = 64  # the DataModule needs non-empty val/test roles; they are never run here
 
 
@@ -223,7 +224,7 @@ def paper_pipeline(arrays: FERArrays, workers: int, args, model_cfg, opt_cfg, de
 def datamodule_pipeline(
     arrays: FERArrays, pipeline: str, workers: int, args, model_cfg, opt_cfg, device
 ) -> dict[str, float]:
-    """The project's DataModule: `pipeline="gpu"` (batched on the device) or "cpu" (v2 per image)."""
+    """The project's DataModule: "gpu" (`data.pipeline=batched`, on the device) or "cpu" (`per_image`, v2)."""
     spec = AugmentationSpec()
 
     def datamodule() -> FER2013DataModule:
@@ -232,7 +233,7 @@ def datamodule_pipeline(
             augmentation=spec,
             batch_size=args.batch_size,
             num_workers=workers,
-            pipeline=pipeline,
+            pipeline={"cpu": "per_image", "gpu": "batched"}[pipeline],  # the DataModule's names
             pin_memory=device.type == "cuda",
         )
 
@@ -273,7 +274,7 @@ def kornia_augment(spec: AugmentationSpec) -> Callable[[torch.Tensor], torch.Ten
     erase = K.RandomErasing(scale=spec.erasing_scale, ratio=spec.erasing_ratio, value=0.0, p=spec.erasing_p)
 
     def augment(images: torch.Tensor) -> torch.Tensor:
-        views = ten_crop_views(geometric(images.unsqueeze(1).float() / 255), spec.crop_size, spec.ten_crop)
+        views = crop_views(geometric(images.unsqueeze(1).float() / 255), spec)
         return erase(views.flatten(0, 1)).view_as(views)
 
     return augment

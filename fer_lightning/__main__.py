@@ -10,6 +10,8 @@ from hydra.core.hydra_config import HydraConfig
 from hydra.types import RunMode
 from omegaconf import DictConfig
 
+from fer_lightning.results import Status
+
 log = logging.getLogger("fer_lightning")
 
 
@@ -21,6 +23,8 @@ def main(cfg: DictConfig) -> float:
     In a multirun a failing job is recorded (results.json, W&B run marked failed) and the sweep goes on;
     its return value is NaN. A single run re-raises.
     """
+    # Imported here, not at the top: `--help`, `--cfg job` and `--info` answer without the seconds that
+    # Lightning, torchmetrics and W&B take to import.
     from fer_lightning.train import train
 
     try:
@@ -28,7 +32,7 @@ def main(cfg: DictConfig) -> float:
     except Exception as err:
         if HydraConfig.get().mode != RunMode.MULTIRUN:
             raise
-        if type(err).__name__ == "TrialPruned":
+        if Status.of(err) is Status.PRUNED:
             log.info("job %s was pruned by the sweeper: %s", HydraConfig.get().job.num, err)
         else:
             log.exception("job %s failed; the sweep continues", HydraConfig.get().job.num)

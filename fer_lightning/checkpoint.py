@@ -1,4 +1,5 @@
-"""Rebuild what a checkpoint was trained with, for the post-training CLIs (robustness, predict, export).
+"""`open_checkpoint`: a trained checkpoint with what it was trained with, for the post-training CLIs
+(robustness, predict, export).
 
 A training run writes `<run_dir>/checkpoints/best.ckpt` and Hydra saves its composed config in
 `<run_dir>/.hydra/config.yaml`. The model comes back from the checkpoint's hyper-parameters alone; the
@@ -8,14 +9,48 @@ data and the evaluation views (crop size, ten-crop) come from that saved config 
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 import torch
+from hydra.core.override_parser.overrides_parser import OverridesParser
+from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf, open_dict
 
 from fer_lightning.data.augmentation import AugmentationSpec
+from fer_lightning.module import FERClassifier
 
 RUN_CONFIG = Path(".hydra") / "config.yaml"
+
+
+@dataclass(frozen=True)
+class OpenedCheckpoint:
+    """module: the classifier in eval mode; cfg: the CLI's config with the run's groups merged in;
+    augmentation: the views to evaluate with; run_config: whether the run's saved config was used."""
+
+    path: Path
+    module: FERClassifier
+    cfg: DictConfig
+    augmentation: AugmentationSpec
+    run_config: bool
+
+
+def open_checkpoint(
+    cfg: DictConfig,
+    task_overrides: Sequence[str] = (),
+    groups: Iterable[str] = ("augmentation",),
+    device: torch.device | str = "cpu",
+) -> OpenedCheckpoint:
+    """Load `cfg.ckpt_path` on `device`; with `cfg.from_run`, take `groups` from the run's saved config
+    (a group or key given in `task_overrides` still wins); build the augmentation and check that its
+    crops are the size the network was built for."""
+    module = load_classifier(cfg.ckpt_path, device)
+    run_cfg = load_run_config(cfg.ckpt_path) if cfg.from_run else None
+    if run_cfg is not None:
+        cfg = with_run_config(cfg, run_cfg, task_overrides, groups)
+    spec: AugmentationSpec = instantiate(cfg.augmentation)
+    check_views(module.hparams.model, spec, cfg.ckpt_path)
+    return OpenedCheckpoint(Path(cfg.ckpt_path).resolve(), module, cfg, spec, run_cfg is not None)
 
 
 def run_config_path(ckpt_path: str | Path) -> Path:
@@ -38,8 +73,6 @@ def with_run_config(
     """`cfg` with the run's `groups` nodes, so a checkpoint is evaluated on the data and views it was trained
     with. A group chosen on the command line (`data=fer2013`) keeps the composed node instead; dotted
     overrides (`data.test_splits=[PrivateTest]`) are applied again on top of whichever node is used."""
-    from hydra.core.override_parser.overrides_parser import OverridesParser
-
     parsed = OverridesParser.create().parse_overrides(list(task_overrides))
     chosen = {o.key_or_group for o in parsed}
     out = cfg.copy()
@@ -61,10 +94,8 @@ def resolve_device(name: str) -> torch.device:
     return torch.device(name)
 
 
-def load_classifier(ckpt_path: str | Path, device: torch.device | str = "cpu"):
+def load_classifier(ckpt_path: str | Path, device: torch.device | str = "cpu") -> FERClassifier:
     """FERClassifier from a Lightning checkpoint, in eval mode on `device`."""
-    from fer_lightning.module import FERClassifier
-
     path = Path(ckpt_path)
     if not path.is_file():
         raise FileNotFoundError(f"ckpt_path={str(ckpt_path)!r}: no such checkpoint file")

@@ -16,9 +16,11 @@ from typing import Any
 import hydra
 import numpy as np
 import torch
+from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig
 
-from fer_lightning.classes import EMOTIONS
+from fer_lightning.checkpoint import open_checkpoint
+from fer_lightning.fer2013 import EMOTIONS
 
 log = logging.getLogger("fer_lightning.export")
 FORMATS = ("onnx",)
@@ -32,6 +34,7 @@ def export_onnx(
     metadata: dict[str, str] | None = None,
 ) -> Path:
     """Write `net` (float [B, 1, c, c] -> logits) as ONNX with a dynamic batch axis, on the CPU."""
+    # onnx and onnxruntime load where they are used: onnx alone takes seconds to import.
     import onnx
 
     path = Path(path)
@@ -83,31 +86,18 @@ def onnx_parity(
 
 def export_checkpoint(cfg: DictConfig, task_overrides: list[str] | None = None) -> dict[str, Any]:
     """Export `cfg.ckpt_path` as `cfg.format` into `cfg.output`, check parity to `cfg.atol`."""
-    from hydra.utils import instantiate
-
-    from fer_lightning.checkpoint import (
-        check_views,
-        load_classifier,
-        load_run_config,
-        with_run_config,
-    )
-
     if cfg.format not in FORMATS:
         raise ValueError(f"export format={cfg.format!r}: expected one of {', '.join(FORMATS)}")
-    module = load_classifier(cfg.ckpt_path, "cpu")
-    run_cfg = load_run_config(cfg.ckpt_path) if cfg.from_run else None
-    if run_cfg is not None:
-        cfg = with_run_config(cfg, run_cfg, task_overrides or [], groups=("augmentation",))
-    spec = instantiate(cfg.augmentation)
-    check_views(module.hparams.model, spec, cfg.ckpt_path)
+    opened = open_checkpoint(cfg, task_overrides or [])
+    spec, net = opened.augmentation, opened.module.net
     metadata = {
         "crop_size": str(spec.crop_size),
         "views": str(spec.views),
         "input": "crops: float [batch, 1, crop_size, crop_size] in [0, 1]; average logits over the views",
-        "checkpoint": str(Path(cfg.ckpt_path).resolve()),
+        "checkpoint": str(opened.path),
     }
-    path = export_onnx(module.net, cfg.output, spec.crop_size, cfg.opset, metadata)
-    diff = onnx_parity(module.net, path, spec.crop_size, tuple(cfg.parity_batch_sizes))
+    path = export_onnx(net, cfg.output, spec.crop_size, cfg.opset, metadata)
+    diff = onnx_parity(net, path, spec.crop_size, tuple(cfg.parity_batch_sizes))
     if not diff <= cfg.atol:
         raise RuntimeError(f"{path}: ONNX Runtime differs from PyTorch by {diff:.3g} > atol {cfg.atol}")
     log.info("exported %s (max |onnx - torch| = %.2g, atol %g)", path, diff, cfg.atol)
@@ -116,8 +106,6 @@ def export_checkpoint(cfg: DictConfig, task_overrides: list[str] | None = None) 
 
 @hydra.main(version_base="1.3", config_path="../conf", config_name="export")
 def main(cfg: DictConfig) -> None:
-    from hydra.core.hydra_config import HydraConfig
-
     export_checkpoint(cfg, list(HydraConfig.get().overrides.task))
 
 

@@ -16,7 +16,7 @@ import torch.nn.functional as F
 from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
 from torch import nn
-from torchmetrics import MaxMetric, MeanMetric, MetricCollection, SumMetric
+from torchmetrics import MaxMetric, MeanMetric, Metric, MetricCollection, SumMetric
 from torchmetrics.classification import (
     MulticlassAccuracy,
     MulticlassConfusionMatrix,
@@ -25,8 +25,9 @@ from torchmetrics.classification import (
 )
 from torchmetrics.wrappers import ClasswiseWrapper
 
-from fer_lightning.classes import EMOTIONS
 from fer_lightning.data.sampling import IGNORE_LABEL
+from fer_lightning.fer2013 import EMOTIONS
+from fer_lightning.models import build_net, param_groups
 
 EVAL_STAGES = ("val", "test")
 
@@ -66,8 +67,6 @@ class FERClassifier(pl.LightningModule):
     ) -> None:
         super().__init__()
         self.save_hyperparameters()
-        from fer_lightning.models import build_net
-
         self.model_cfg = OmegaConf.create(dict(model))
         self.net = build_net(self.model_cfg)
         self.channels_last = bool(self.model_cfg.get("channels_last", False))
@@ -90,6 +89,17 @@ class FERClassifier(pl.LightningModule):
             {s: MulticlassConfusionMatrix(num_classes=n, ignore_index=IGNORE_LABEL) for s in EVAL_STAGES}
         )
         self.val_acc_best = MaxMetric()
+
+    def setup(self, stage: str) -> None:
+        # ddp_spawn on the CPU hands the module to its processes through torch.multiprocessing, which moves
+        # every tensor into shared memory. Lightning copies parameters and buffers back out
+        # (lightning_fabric's _disable_module_memory_sharing), not torchmetrics' states: the processes
+        # would add into one count and every image would be scored twice. Each process gets its own.
+        for metric in self.modules():
+            if isinstance(metric, Metric):
+                for name, value in metric.metric_state.items():
+                    if isinstance(value, torch.Tensor) and value.is_shared():
+                        setattr(metric, name, value.clone())
 
     # -- forward ------------------------------------------------------------------------------------------
 
@@ -169,7 +179,8 @@ class FERClassifier(pl.LightningModule):
 
     @property
     def monitorable(self) -> set[str]:
-        """The metrics a scheduler or checkpoint may watch: logged once per epoch by this module."""
+        """The metrics a scheduler or checkpoint may watch: what this module logs once per epoch in fit,
+        but the learning rate (tests/test_guards.py compares it with what a fit logs)."""
         names = {
             "train/loss",
             "train/acc",
@@ -178,12 +189,11 @@ class FERClassifier(pl.LightningModule):
             "val/acc_best",
             "val/f1_macro",
             "val/top2_acc",
+            "val/n_images",
         }
         return names | {f"val/recall_{c}" for c in self.class_names}
 
     def configure_optimizers(self):
-        from fer_lightning.models import param_groups
-
         opt_cfg = OmegaConf.create(dict(self.hparams.optimizer))
         groups = param_groups(self.net, lr=opt_cfg.lr, backbone_lr=self.model_cfg.get("backbone_lr"))
         optimizer = instantiate(opt_cfg)(params=groups)

@@ -21,11 +21,13 @@ import cv2
 import hydra
 import numpy as np
 import torch
+from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig
 
-from fer_lightning.classes import EMOTIONS, IMAGE_SIZE
+from fer_lightning.checkpoint import open_checkpoint, resolve_device
 from fer_lightning.data.augmentation import AugmentationSpec
 from fer_lightning.data.transforms import eval_views
+from fer_lightning.fer2013 import EMOTIONS, IMAGE_SIZE
 
 log = logging.getLogger("fer_lightning.predict")
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff")
@@ -45,6 +47,7 @@ class FaceDetector:
     min_face: float = 0.1
 
     def __post_init__(self) -> None:
+        # scikit-image (and the SciPy under it) takes about a second to import: only a detector needs it.
         from skimage.data import lbp_frontal_face_cascade_filename
         from skimage.feature import Cascade
 
@@ -228,25 +231,11 @@ def predict_paths(
 
 def predict_checkpoint(cfg: DictConfig, task_overrides: list[str] | None = None) -> dict[str, Any]:
     """Load `cfg.ckpt_path` with the views it was evaluated with and predict `cfg.inputs` into `cfg.output_dir`."""
-    from hydra.utils import instantiate
-
-    from fer_lightning.checkpoint import (
-        check_views,
-        load_classifier,
-        load_run_config,
-        resolve_device,
-        with_run_config,
-    )
-
-    module = load_classifier(cfg.ckpt_path, resolve_device(cfg.device))
-    run_cfg = load_run_config(cfg.ckpt_path) if cfg.from_run else None
-    if run_cfg is not None:
-        cfg = with_run_config(cfg, run_cfg, task_overrides or [], groups=("augmentation",))
-    spec: AugmentationSpec = instantiate(cfg.augmentation)
-    check_views(module.hparams.model, spec, cfg.ckpt_path)
+    opened = open_checkpoint(cfg, task_overrides or [], device=resolve_device(cfg.device))
     inputs = cfg.inputs if isinstance(cfg.inputs, str) else list(cfg.inputs)
+    detector = FaceDetector(**cfg.detector)
     report = predict_paths(
-        module, spec, inputs, cfg.output_dir, FaceDetector(**cfg.detector), cfg.crop_margin
+        opened.module, opened.augmentation, inputs, cfg.output_dir, detector, cfg.crop_margin
     )
     for record in report["images"]:
         found = ", ".join(f"{f['label']} {100 * f['confidence']:.0f}%" for f in record["faces"])
@@ -257,8 +246,6 @@ def predict_checkpoint(cfg: DictConfig, task_overrides: list[str] | None = None)
 
 @hydra.main(version_base="1.3", config_path="../conf", config_name="predict")
 def main(cfg: DictConfig) -> None:
-    from hydra.core.hydra_config import HydraConfig
-
     predict_checkpoint(cfg, list(HydraConfig.get().overrides.task))
 
 

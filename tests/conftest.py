@@ -14,22 +14,10 @@ from hydra.core.global_hydra import GlobalHydra
 from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig, open_dict
 
+import fer_lightning  # noqa: F401  registers the `fer.*` resolvers that conf/ interpolates
+
 ROOT = Path(__file__).resolve().parents[1]
 CONF_DIR = ROOT / "conf"
-
-# A run that trains for real but fits a 2-core machine: 700 synthetic faces, a VGGNet at 1/8 width.
-TINY = [
-    "trainer=cpu",
-    "trainer.max_epochs=1",
-    "trainer.enable_progress_bar=false",
-    "trainer.log_every_n_steps=1",
-    "trainer.num_sanity_val_steps=0",
-    "data.source.n=700",
-    "data.num_workers=0",
-    "data.batch_size=32",
-    "model.net.width=0.125",
-    "logger=none",
-]
 
 
 @pytest.fixture(autouse=True)
@@ -49,15 +37,16 @@ def _two_threads() -> None:
 
 @pytest.fixture
 def compose_cfg(tmp_path: Path) -> Callable[..., DictConfig]:
-    """compose_cfg("optimizer=adam", ...) -> the composed training config, output in tmp_path, with the
-    Hydra node set as a running job would have it (group choices, overrides)."""
+    """compose_cfg("optimizer=adam", ...) -> the composed training config, CPU-sized by `debug=tiny`
+    unless tiny=False, output in tmp_path, with the Hydra node set as a running job would have it (group
+    choices, overrides)."""
 
     def _compose(*overrides: str, tiny: bool = True, output_dir: Path | None = None) -> DictConfig:
         GlobalHydra.instance().clear()
         with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3"):
             cfg = compose(
                 "train",
-                overrides=[*(TINY if tiny else []), *overrides],
+                overrides=[*(["debug=tiny"] if tiny else []), *overrides],
                 return_hydra_config=True,
             )
         out = output_dir or tmp_path

@@ -14,13 +14,17 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 class RaiseAtEpochEnd(pl.Callback):
-    """Simulates a crash after epoch `epoch` has been validated and checkpointed."""
+    """Simulates a crash after epoch `epoch` has been validated and checkpointed; with `interrupt`, a
+    Ctrl-C there instead."""
 
-    def __init__(self, epoch: int) -> None:
+    def __init__(self, epoch: int, interrupt: bool = False) -> None:
         self.epoch = epoch
+        self.interrupt = interrupt
 
     def on_train_epoch_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
         if trainer.current_epoch == self.epoch:
+            if self.interrupt:
+                raise KeyboardInterrupt
             raise RuntimeError(f"planted crash at the end of epoch {self.epoch}")
 
 

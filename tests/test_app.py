@@ -6,8 +6,8 @@ import json
 from pathlib import Path
 
 import pytest
+from omegaconf import OmegaConf
 
-from tests.conftest import TINY
 from tests.helpers import run_app
 
 pytestmark = pytest.mark.slow
@@ -24,7 +24,8 @@ def _check(proc) -> None:
 def test_multirun_2x2_writes_four_results(tmp_path: Path) -> None:
     sweep = tmp_path / "sweep"
     proc = run_app(
-        ["-m", "optimizer=sgd,adam", "scheduler=constant,step", *TINY, f"hydra.sweep.dir={sweep}"], tmp_path
+        ["-m", "optimizer=sgd,adam", "scheduler=constant,step", "debug=tiny", f"hydra.sweep.dir={sweep}"],
+        tmp_path,
     )
     _check(proc)
     runs = _results(sweep)
@@ -33,12 +34,18 @@ def test_multirun_2x2_writes_four_results(tmp_path: Path) -> None:
         ("sgd", "constant"), ("sgd", "step"), ("adam", "constant"), ("adam", "step"),
     }  # fmt: skip
     assert all(r["status"] == "completed" for r in runs)
+    # The paper pairs the starting rate with the schedule: 0.001 constant, 0.01 otherwise.
+    for job in sorted(sweep.glob("[0-9]*")):
+        cfg = OmegaConf.load(job / ".hydra" / "config.yaml")
+        assert cfg.optimizer.lr == (0.001 if cfg.scheduler.scheduler is None else 0.01), job
 
 
 def test_ddp_two_processes_single_run_counts_each_image_once(tmp_path: Path) -> None:
     run_dir = tmp_path / "run"
     # 711 images (71 val, 71 test) -> uneven shards on 2 ranks: padding must not be scored
-    proc = run_app(["trainer=ddp_cpu", *TINY, "data.source.n=711", f"hydra.run.dir={run_dir}"], tmp_path)
+    proc = run_app(
+        ["trainer=ddp_cpu", "debug=tiny", "data.source.n=711", f"hydra.run.dir={run_dir}"], tmp_path
+    )
     _check(proc)
     (result,) = _results(run_dir)
     sizes = result["hygiene"]["sizes"]
@@ -49,7 +56,7 @@ def test_ddp_two_processes_single_run_counts_each_image_once(tmp_path: Path) -> 
 def test_ddp_inside_a_multirun_runs_each_job_once(tmp_path: Path) -> None:
     sweep = tmp_path / "sweep"
     proc = run_app(
-        ["-m", "trainer=ddp_cpu", "seed=0,1", *TINY, "data.source.n=711", f"hydra.sweep.dir={sweep}"],
+        ["-m", "trainer=ddp_cpu", "seed=0,1", "debug=tiny", "data.source.n=711", f"hydra.sweep.dir={sweep}"],
         tmp_path,
     )
     _check(proc)

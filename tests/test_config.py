@@ -1,13 +1,16 @@
-"""Every optimizer and scheduler composes and steps; bad configurations fail before training."""
+"""Every optimizer and scheduler composes and steps as the paper sets it; the learning rate follows the
+schedule; the presets and debug options compose; bad configurations fail before training."""
 
 from __future__ import annotations
 
 import pytest
 import pytorch_lightning as pl
 import torch
+import yaml
 from hydra.errors import MissingConfigException
 from hydra.utils import instantiate
 from omegaconf import OmegaConf
+from torch.optim import lr_scheduler
 
 from fer_lightning.module import FERClassifier
 from fer_lightning.train import train
@@ -22,7 +25,15 @@ OPTIMIZERS = {
     "adagrad": (torch.optim.Adagrad, {}),
     "adadelta": (torch.optim.Adadelta, {}),
 }
-SCHEDULERS = ["plateau", "step", "one_cycle", "cosine", "cosine_restarts", "constant"]
+# The paper's scheduler figure (shared/PAPER.md): class, stepping interval, watched metric and settings.
+SCHEDULERS = {
+    "plateau": (lr_scheduler.ReduceLROnPlateau, "epoch", "val/acc", {"mode": "max", "factor": 0.75, "patience": 5}),
+    "step": (lr_scheduler.StepLR, "epoch", None, {"step_size": 20, "gamma": 0.5}),
+    "one_cycle": (lr_scheduler.OneCycleLR, "step", None, {}),
+    "cosine": (lr_scheduler.CosineAnnealingLR, "epoch", None, {"T_max": 10, "eta_min": 1e-6}),
+    "cosine_restarts": (lr_scheduler.CosineAnnealingWarmRestarts, "epoch", None, {"T_0": 10, "eta_min": 1e-6}),
+    "constant": (None, None, None, {}),
+}  # fmt: skip
 
 
 def _module(cfg) -> FERClassifier:
@@ -41,8 +52,9 @@ def _fit_steps(cfg, steps: int) -> tuple[FERClassifier, pl.Trainer]:
 
 
 def test_the_groups_hold_the_papers_options() -> None:
-    assert {p.stem for p in (CONF_DIR / "optimizer").glob("*.yaml")} == set(OPTIMIZERS)
-    assert {p.stem for p in (CONF_DIR / "scheduler").glob("*.yaml")} == set(SCHEDULERS)
+    # _base.yaml holds what every option of the group shares
+    assert {p.stem for p in (CONF_DIR / "optimizer").glob("*.yaml")} == {*OPTIMIZERS, "_base"}
+    assert {p.stem for p in (CONF_DIR / "scheduler").glob("*.yaml")} == {*SCHEDULERS, "_base"}
 
 
 @pytest.mark.parametrize("name", sorted(OPTIMIZERS))
@@ -63,23 +75,99 @@ def test_each_optimizer_composes_and_steps(compose_cfg, name: str) -> None:
     assert any(not torch.equal(a, b) for a, b in zip(before, module.net.parameters(), strict=True))
 
 
-@pytest.mark.parametrize("name", SCHEDULERS)
-def test_each_scheduler_composes_and_steps_at_its_interval(compose_cfg, name: str) -> None:
+@pytest.mark.parametrize("name", sorted(SCHEDULERS))
+def test_each_scheduler_is_the_papers_and_steps_at_its_interval(compose_cfg, name: str) -> None:
     cfg = compose_cfg(f"scheduler={name}", "data.source.n=200", "augmentation.ten_crop=false")
     module, trainer = _fit_steps(cfg, steps=3)
+    cls, interval, monitor, settings = SCHEDULERS[name]
+    optimizer = trainer.optimizers[0]
+    # The paper pairs the starting rate with the schedule: 0.001 constant, 0.01 for the others.
+    assert optimizer.defaults["lr"] == pytest.approx(0.001 if name == "constant" else 0.01)
     configs = trainer.lr_scheduler_configs
-    if name == "constant":
-        assert configs == [] and trainer.optimizers[0].param_groups[0]["lr"] == pytest.approx(0.001)
+    if cls is None:
+        assert configs == [] and optimizer.param_groups[0]["lr"] == pytest.approx(0.001)
         return
     (config,) = configs
-    assert config.interval == cfg.scheduler.interval
-    assert config.monitor == cfg.scheduler.monitor
+    sched = config.scheduler
+    assert type(sched) is cls and (config.interval, config.monitor) == (interval, monitor)
+    for key, value in settings.items():
+        assert getattr(sched, key) == pytest.approx(value), key
     if name == "one_cycle":
         # stepped every batch: after 3 of its total steps the rate has left its starting value
-        sched = config.scheduler
+        assert optimizer.param_groups[0]["max_lr"] == pytest.approx(0.01)
         assert config.interval == "step" and sched.total_steps == trainer.estimated_stepping_batches
         assert sched.last_epoch == 3
-        assert trainer.optimizers[0].param_groups[0]["lr"] != pytest.approx(0.01 / 25)
+        assert optimizer.param_groups[0]["lr"] != pytest.approx(0.01 / 25)
+
+
+@pytest.mark.parametrize(
+    ("overrides", "lr"),
+    [
+        (["optimizer=sgd", "scheduler=constant"], 0.001),
+        (["optimizer=adam", "scheduler=constant"], 0.001),
+        (["optimizer=sgd", "scheduler=plateau"], 0.01),
+        (["optimizer=adam", "scheduler=plateau"], 0.01),
+        (["scheduler=constant", "optimizer.lr=0.05"], 0.05),
+        (["optimizer.lr=0.05", "scheduler=constant"], 0.05),
+        (["experiment=khaireddin2021_protocol", "optimizer=asgd", "scheduler=constant"], 0.001),
+        (["experiment=khaireddin2021_finetune", "scheduler=constant"], 1e-4),
+    ],
+)
+def test_the_learning_rate_follows_the_schedule_and_the_command_line_wins(
+    compose_cfg, overrides: list[str], lr: float
+) -> None:
+    assert compose_cfg(*overrides, tiny=False).optimizer.lr == pytest.approx(lr)
+
+
+def _leaves(node: dict, prefix: str = "") -> dict[str, object]:
+    out: dict[str, object] = {}
+    for key, value in node.items():
+        if isinstance(value, dict):
+            out.update(_leaves(value, f"{prefix}{key}."))
+        else:
+            out[f"{prefix}{key}"] = value
+    return out
+
+
+def test_the_paper_experiment_states_every_number_and_changes_none(compose_cfg) -> None:
+    """khaireddin2021.yaml's body is the paper's table; it restates what its groups hold, so it can be
+    read as the recipe and can never disagree with the groups it selects."""
+    body = yaml.safe_load((CONF_DIR / "experiment" / "khaireddin2021.yaml").read_text())
+    body.pop("defaults")
+    paper = compose_cfg("experiment=khaireddin2021", tiny=False)
+    groups = compose_cfg("experiment=khaireddin2021_protocol", tiny=False)
+    leaves = _leaves(body)
+    assert len(leaves) >= 25, sorted(leaves)
+    for key, value in leaves.items():
+        assert OmegaConf.select(paper, key) == value == OmegaConf.select(groups, key), key
+
+    def resolved(cfg) -> dict:
+        return {
+            k: OmegaConf.to_container(v, resolve=True) if OmegaConf.is_config(v) else v
+            for k, v in cfg.items()
+            if k != "hydra"
+        }
+
+    assert resolved(paper) == resolved(groups)
+
+
+def test_an_experiment_that_pins_another_optimizer_fails_before_training(compose_cfg, tmp_path) -> None:
+    with pytest.raises(ValueError, match=r"optimizer: torch.optim.Adam takes no \['momentum', 'nesterov'\]"):
+        train(compose_cfg("experiment=khaireddin2021", "data=synthetic", "optimizer=adam"))
+    with pytest.raises(
+        ValueError, match=r"scheduler.scheduler sets \['factor', 'mode', 'patience'\] but no _target_"
+    ):
+        train(compose_cfg("experiment=khaireddin2021", "data=synthetic", "scheduler=constant"))
+    assert not (tmp_path / "checkpoints").exists()
+
+
+@pytest.mark.parametrize(("option", "epochs"), [("limit", 2), ("overfit", 1), ("profiler", 1)])
+def test_each_debug_option_runs(compose_cfg, option: str, epochs: int) -> None:
+    cfg = compose_cfg(f"debug=[tiny,{option}]", f"trainer.max_epochs={epochs}", "augmentation.ten_crop=false")
+    results = train(cfg)
+    assert results["status"] == "completed" and results["epochs"] == epochs
+    if option == "limit":
+        assert results["test"]["n_images"] == 2 * cfg.data.batch_size
 
 
 def test_unknown_option_lists_the_valid_ones(compose_cfg) -> None:

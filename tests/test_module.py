@@ -9,7 +9,6 @@ from fer_lightning.data.sampling import IGNORE_LABEL
 from fer_lightning.module import FERClassifier
 
 MODEL = {
-    "name": "vggnet",
     "net": {"_target_": "fer_lightning.models.VGGNet", "input_size": 40, "width": 0.125, "hidden": 64},
     "pretrained": None,
     "freeze": None,
@@ -58,3 +57,18 @@ def test_checkpoints_are_interchangeable_with_and_without_compile_and_channels_l
 def test_unknown_model_key_is_named() -> None:
     with pytest.raises(ValueError, match="unknown keys"):
         _module(widht=2)
+    # Checkpoints of 0.1 carry the model config's unread `name`: they still load.
+    assert _module(name="vggnet").hparams.model["name"] == "vggnet"
+
+
+def test_each_process_counts_into_its_own_metric_states() -> None:
+    """What ddp_spawn on the CPU does to the module's tensors (shared memory), undone by setup()."""
+    module = _module()
+    count = module.eval_count["test"]
+    count.update(torch.tensor(3))
+    count.sum_value.share_memory_()
+    shared = count.sum_value
+    module.setup("test")
+    assert shared.is_shared() and not count.sum_value.is_shared() and count.sum_value == 3
+    count.update(torch.tensor(2))
+    assert shared == 3 and count.compute() == 5

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import signal
 from pathlib import Path
 
 import pytest
@@ -29,7 +30,7 @@ def test_run_end_to_end_and_best_checkpoint_reloads(compose_cfg, tmp_path: Path)
         assert {"acc", "f1_macro", "top2_acc", "loss", "recall_happy"} <= results[stage].keys()
         assert 0.0 <= results[stage]["acc"] <= results[stage]["top2_acc"] <= 1.0
     # val numbers are those of the best checkpoint, which is what ModelCheckpoint scored
-    assert results["val"]["acc"] == pytest.approx(results["best_val_acc"], abs=1e-6)
+    assert results["val"]["acc"] == pytest.approx(results["best_score"], abs=1e-6)
     assert Path(results["checkpoint"]).name == "best.ckpt"
     assert (tmp_path / "checkpoints" / "last.ckpt").exists()
     assert (tmp_path / "csv" / "metrics.csv").read_text().count("val/acc") >= 1
@@ -83,3 +84,16 @@ def test_resume_from_last_checkpoint_after_a_crash(compose_cfg, tmp_path: Path) 
     assert resumed["status"] == "completed" and resumed["epochs"] == 3
     # Epoch 0 finished before the crash and is not repeated; epoch 1 crashed before its end and runs again.
     assert json.loads((tmp_path / "epochs.json").read_text()) == [1, 2]
+
+
+def test_ctrl_c_is_recorded_as_interrupted_not_failed(compose_cfg, tmp_path: Path) -> None:
+    interrupt = ["+callbacks.crash._target_=tests.helpers.RaiseAtEpochEnd", "+callbacks.crash.epoch=0"]
+    previous = signal.getsignal(signal.SIGINT)
+    try:
+        # Lightning shuts down gracefully on KeyboardInterrupt, then exits with status 1.
+        with pytest.raises(SystemExit):
+            train(compose_cfg(*interrupt, "+callbacks.crash.interrupt=true"))
+    finally:
+        signal.signal(signal.SIGINT, previous)  # Lightning ignores SIGINT after an interrupt
+    record = json.loads((tmp_path / "results.json").read_text())
+    assert record["status"] == "interrupted" and record["epochs"] == 0 and record["test"] is None

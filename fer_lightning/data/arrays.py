@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from fer_lightning.classes import IMAGE_SIZE, SPLITS, UNKNOWN, split_code
+from fer_lightning.fer2013 import IMAGE_SIZE, SPLITS, UNKNOWN, split_code
 
 
 @dataclass
@@ -18,7 +18,9 @@ class FERArrays:
     ids: str [N], where each image came from ("fer2013.csv:row 17", "train/happy/Training_1.jpg");
     source: the path read or a description of the generator; layout: the detected layout name;
     synthetic: True only for generated data, so that it is labelled as such wherever it appears;
-    skipped: what an explicit skip-bad-rows option dropped, one message per item.
+    skipped: what an explicit skip-bad-rows option dropped, one message per item;
+    conversions: images read other than as 8-bit grey, by kind ("colour_to_grey": [ids], ...; the kinds
+    are `folder_reader.CONVERSIONS`). Both describe the whole source, also in a subset.
     """
 
     images: np.ndarray
@@ -29,6 +31,7 @@ class FERArrays:
     layout: str
     synthetic: bool = False
     skipped: list[str] = field(default_factory=list)
+    conversions: dict[str, list[str]] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         n = len(self.images)
@@ -59,6 +62,7 @@ class FERArrays:
             layout=self.layout,
             synthetic=self.synthetic,
             skipped=list(self.skipped),
+            conversions={k: list(v) for k, v in self.conversions.items()},
         )
 
     def split(self, *names: str) -> FERArrays:
@@ -86,4 +90,8 @@ class FERArrays:
             layout=parts[0].layout,
             synthetic=any(p.synthetic for p in parts),
             skipped=[s for p in parts for s in p.skipped],
+            conversions={
+                k: [i for p in parts for i in p.conversions.get(k, [])]
+                for k in dict.fromkeys(k for p in parts for k in p.conversions)
+            },
         )

@@ -9,18 +9,20 @@ from __future__ import annotations
 
 import numpy as np
 
-from fer_lightning.classes import EMOTIONS, NUM_CLASSES, SPLITS, UNKNOWN
 from fer_lightning.data.arrays import FERArrays
+from fer_lightning.fer2013 import EMOTIONS, NUM_CLASSES, SPLITS, UNKNOWN
 
 __all__ = ["audit", "drop_leaks", "image_keys", "leak_mask"]
 
-# Split groups in audit output: the official splits, then images whose split the layout does not carry.
-_GROUPS = (*SPLITS, "unknown")
+
+def _flat(images: np.ndarray) -> np.ndarray:
+    # An explicit row length: reshape(0, -1) is ambiguous and fails on a source with 0 images.
+    return np.ascontiguousarray(images).reshape(len(images), int(np.prod(images.shape[1:])))
 
 
 def image_keys(images: np.ndarray) -> np.ndarray:
     """int64 [N]: equal exactly where two images have identical pixels (np.unique over a raw-bytes view)."""
-    flat = np.ascontiguousarray(images).reshape(len(images), -1)
+    flat = _flat(images)
     rows = flat.view(np.dtype((np.void, flat.shape[1]))).ravel()
     return np.unique(rows, return_inverse=True)[1].reshape(-1).astype(np.int64)
 
@@ -85,7 +87,8 @@ def _within(keys: np.ndarray, labels: np.ndarray) -> dict:
 
 def audit(arrays: FERArrays, *, max_ids: int = 100, blank_range: int = 0) -> dict:
     """A JSON-ready hygiene report: counts per split and class, duplicates within and across splits
-    (with conflicting labels), and blank images (max - min <= blank_range; 0 means uniform).
+    (with conflicting labels), blank images (max - min <= blank_range; 0 means uniform), and the rows
+    skipped and images converted by the reader.
 
     Id lists are cut at `max_ids`; every count is exact.
     """
@@ -107,7 +110,7 @@ def audit(arrays: FERArrays, *, max_ids: int = 100, blank_range: int = 0) -> dic
                     "ids": arrays.ids[cand][leaked][:max_ids].tolist(),
                 }
             )
-    flat = arrays.images.reshape(len(arrays), -1)
+    flat = _flat(arrays.images)
     brightest = flat.max(axis=1, initial=0)
     blank = brightest.astype(np.int16) - flat.min(axis=1, initial=255) <= blank_range
     return {
@@ -127,4 +130,7 @@ def audit(arrays: FERArrays, *, max_ids: int = 100, blank_range: int = 0) -> dic
             "ids": arrays.ids[blank][:max_ids].tolist(),
         },
         "skipped": {"count": len(arrays.skipped), "items": arrays.skipped[:max_ids]},
+        "conversions": {
+            kind: {"count": len(ids), "ids": ids[:max_ids]} for kind, ids in arrays.conversions.items()
+        },
     }

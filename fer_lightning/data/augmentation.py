@@ -1,4 +1,4 @@
-"""`AugmentationSpec`: the parameters of a training augmentation, read by the CPU and the GPU pipeline alike.
+"""`AugmentationSpec`: the parameters of a training augmentation, read by both training pipelines alike.
 
 One spec per `conf/augmentation/*.yaml`; both pipelines draw from the same distributions, so a sweep can
 switch `data.pipeline` without changing what is trained on.
@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from fer_lightning.classes import IMAGE_SIZE
+from fer_lightning.fer2013 import IMAGE_SIZE, TEN_CROP_VIEWS
 
 
 @dataclass(frozen=True)
@@ -54,4 +54,4 @@ class AugmentationSpec:
     @property
     def views(self) -> int:
         """Crops per image: 10 with ten-crop, else 1 (the centre)."""
-        return 10 if self.ten_crop else 1
+        return TEN_CROP_VIEWS if self.ten_crop else 1

@@ -1,19 +1,24 @@
-"""Readers for the CSV layouts: fer2013.csv, icml_face_data.csv, and the train.csv + test.csv pair."""
+"""Readers for the CSV layouts: fer2013.csv, icml_face_data.csv, and the train.csv + test.csv pair.
+
+Each file is a `Member` of a folder or an archive; messages name it as `Member` prints it, so a CSV inside
+an archive is named with the archive.
+"""
 
 from __future__ import annotations
 
 import csv
+import io
 import re
 import warnings
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-from fer_lightning.classes import EMOTIONS, IMAGE_SIZE, NUM_CLASSES, SPLITS, UNKNOWN, split_code
+from fer_lightning.data.archive import Member
 from fer_lightning.data.arrays import FERArrays
-from fer_lightning.data.errors import FERDataError, bad_rows_error
+from fer_lightning.data.errors import FERDataError, bad_rows_error, skip_hint
+from fer_lightning.fer2013 import EMOTIONS, IMAGE_SIZE, NUM_CLASSES, SPLITS, UNKNOWN, split_code
 
 PIXELS = IMAGE_SIZE * IMAGE_SIZE
 # Rows decoded per vectorised call: bounds the scratch arrays to tens of MB and confines the slow,
@@ -31,7 +36,7 @@ _FIELD_COUNT = re.compile(r"Expected (\d+) fields in line (\d+), saw (\d+)")
 class _Table:
     """A CSV read as text: columns under normalised names (emotion, pixels, usage) and each row's file line."""
 
-    path: Path
+    file: Member
     columns: dict[str, pd.Series]
     lines: np.ndarray
     skipped: dict[int, str]  # file line -> why pandas dropped it (skip mode only)
@@ -42,54 +47,56 @@ def normalise_column(name: str) -> str:
     return name.strip().lower()
 
 
-def read_header(path: Path) -> list[str]:
+def read_header(file: Member) -> list[str]:
     """The raw column names of a CSV, for layout detection."""
     try:
-        with open(path, newline="", encoding="utf-8-sig") as f:
-            header = next(csv.reader(f), None)
-    except UnicodeDecodeError:
+        with file.open() as raw:
+            header = next(csv.reader(io.TextIOWrapper(raw, encoding="utf-8-sig", newline="")), None)
+    except (UnicodeDecodeError, csv.Error):
         raise FERDataError(
-            f"{path}: not a text CSV file; expected a header such as emotion,pixels,Usage"
+            f"{file}: not a text CSV file (nor a .zip, .tar, .tar.gz or .csv.gz archive); expected a "
+            "header such as emotion,pixels,Usage"
         ) from None
     if not header:
-        raise FERDataError(f"{path}: empty file; expected a header such as emotion,pixels,Usage")
+        raise FERDataError(f"{file}: empty file; expected a header such as emotion,pixels,Usage")
     return header
 
 
-def _read_table(path: Path, required: tuple[str, ...], skip_bad_rows: bool) -> _Table:
-    header = read_header(path)
+def _read_table(file: Member, required: tuple[str, ...], skip_bad_rows: bool) -> _Table:
+    header = read_header(file)
     names = [normalise_column(h) for h in header]
     twice = sorted({n for n in names if names.count(n) > 1})
     if twice:
-        raise FERDataError(f"{path}: column {', '.join(twice)} appears more than once in the header {header}")
+        raise FERDataError(f"{file}: column {', '.join(twice)} appears more than once in the header {header}")
     missing = [c for c in required if c not in names]
     if missing:
         raise FERDataError(
-            f"{path}: missing column {', '.join(missing)}; found columns {', '.join(map(repr, header))}, "
+            f"{file}: missing column {', '.join(missing)}; found columns {', '.join(map(repr, header))}, "
             f"expected {', '.join(required)}"
         )
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", pd.errors.ParserWarning)
         try:
-            frame = pd.read_csv(
-                path,
-                dtype=str,
-                keep_default_na=False,
-                skip_blank_lines=False,  # a blank line is a bad row to report, and keeps line numbers exact
-                encoding="utf-8-sig",
-                on_bad_lines="warn" if skip_bad_rows else "error",
-            )
+            with file.open() as f:
+                frame = pd.read_csv(
+                    f,
+                    dtype=str,
+                    keep_default_na=False,
+                    skip_blank_lines=False,  # a blank line is a bad row to report, and keeps line numbers exact
+                    encoding="utf-8-sig",
+                    on_bad_lines="warn" if skip_bad_rows else "error",
+                )
         except pd.errors.ParserError as err:
             found = _FIELD_COUNT.search(str(err))
             where = (
                 f"row {int(found[2]) - 1} (line {found[2]}): {found[3]} fields" if found else str(err).strip()
             )
             raise FERDataError(
-                f"{path}: {where}, expected {len(header)} like the header ({','.join(header)}); "
-                "pass skip_bad_rows=True (CLI: --skip-bad-rows) to drop such lines"
+                f"{file}: {where}, expected {len(header)} like the header ({','.join(header)}); "
+                f"fix the line, or {skip_hint('such lines')}"
             ) from None
         except UnicodeDecodeError as err:
-            raise FERDataError(f"{path}: not UTF-8 text ({err})") from None
+            raise FERDataError(f"{file}: not UTF-8 text ({err})") from None
     frame.columns = names
     frame = frame.fillna("")
     # With on_bad_lines="warn" pandas drops over-long lines; rebuild each kept row's file line from them.
@@ -101,7 +108,7 @@ def _read_table(path: Path, required: tuple[str, ...], skip_bad_rows: bool) -> _
     }
     all_lines = np.arange(2, 2 + len(frame) + len(dropped))
     lines = all_lines[~np.isin(all_lines, list(dropped))]
-    return _Table(path, {c: frame[c] for c in names}, lines, dropped)
+    return _Table(file, {c: frame[c] for c in names}, lines, dropped)
 
 
 def _fromstring(data: bytes | str, dtype: type = np.int64) -> np.ndarray:
@@ -225,7 +232,7 @@ def _assemble(
         messages[int(table.lines[position])] = why
     if messages and not skip_bad_rows:
         raise bad_rows_error(
-            str(table.path), [f"row {line - 1} (line {line}): {w}" for line, w in messages.items()]
+            str(table.file), [f"row {line - 1} (line {line}): {w}" for line, w in messages.items()]
         )
     keep = np.ones(len(images), bool)
     keep[sorted(by_row)] = False
@@ -234,26 +241,26 @@ def _assemble(
         images=images[keep],
         labels=labels[keep],
         usage=usage[keep],
-        ids=np.array([f"{table.path.name}:row {r}" for r in rows], dtype=str),
-        source=str(table.path),
+        ids=np.array([f"{table.file.name}:row {r}" for r in rows], dtype=str),
+        source=str(table.file),
         layout=layout,
         skipped=[
-            f"{table.path.name} row {line - 1} (line {line}): {why}"
+            f"{table.file.name} row {line - 1} (line {line}): {why}"
             for line, why in sorted({**messages, **table.skipped}.items())
         ],
     )
 
 
-def read_usage_csv(path: Path, layout: str, *, skip_bad_rows: bool = False) -> FERArrays:
+def read_usage_csv(file: Member, layout: str, *, skip_bad_rows: bool = False) -> FERArrays:
     """fer2013.csv or icml_face_data.csv: every row carries emotion, pixels and its official Usage."""
-    table = _read_table(path, ("emotion", "pixels", "usage"), skip_bad_rows)
+    table = _read_table(file, ("emotion", "pixels", "usage"), skip_bad_rows)
     labels, bad_labels = _decode_labels(table.columns["emotion"])
     usage, bad_usage = _decode_usage(table.columns["usage"])
     images, bad_pixels = decode_pixels(table.columns["pixels"].tolist())
     return _assemble(table, images, labels, usage, [bad_labels, bad_usage, bad_pixels], layout, skip_bad_rows)
 
 
-def read_train_test_csv(train: Path, test: Path, *, skip_bad_rows: bool = False) -> FERArrays:
+def read_train_test_csv(train: Member, test: Member, *, skip_bad_rows: bool = False) -> FERArrays:
     """The train.csv + test.csv variant, which has no Usage column.
 
     train.csv rows are the official Training split. test.csv holds PublicTest and PrivateTest together,
@@ -261,8 +268,8 @@ def read_train_test_csv(train: Path, test: Path, *, skip_bad_rows: bool = False)
     UNKNOWN (-1), never invented ones; an `emotion` column, where a copy has one, is read.
     """
     parts = []
-    for path, required, split in ((train, ("emotion", "pixels"), "Training"), (test, ("pixels",), None)):
-        table = _read_table(path, required, skip_bad_rows)
+    for file, required, split in ((train, ("emotion", "pixels"), "Training"), (test, ("pixels",), None)):
+        table = _read_table(file, required, skip_bad_rows)
         images, bad_pixels = decode_pixels(table.columns["pixels"].tolist())
         problems = [bad_pixels]
         if "emotion" in table.columns:

@@ -1,53 +1,30 @@
-"""`FER2013DataModule`: split roles over `FERArrays`, with a CPU or a GPU augmentation pipeline.
+"""`FER2013DataModule`: split roles and hygiene over `FERArrays`, batches through one training pipeline.
 
 The module knows splits, not file formats: `source` is any callable returning `FERArrays` (a reader or the
 synthetic generator, built by Hydra as a partial). Batches reach the LightningModule as
-`(x, y)` with x float [B, V, 1, c, c] (V crops per image) and y int64 [B], whatever the pipeline.
+`(x, y)` with x float [B, V, 1, c, c] (V crops per image) and y int64 [B], whatever the pipeline
+(fer_lightning/data/pipelines.py).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from typing import Literal
 
 import numpy as np
 import pytorch_lightning as pl
 import torch
-from torch.utils.data import DataLoader, Dataset
+from torch.utils.data import DataLoader, Dataset, Sampler
 
-from fer_lightning.classes import EMOTIONS
 from fer_lightning.data.arrays import FERArrays
+from fer_lightning.data.audit import drop_leaks
 from fer_lightning.data.augmentation import AugmentationSpec
+from fer_lightning.data.errors import FERDataError
+from fer_lightning.data.pipelines import make_pipeline
 from fer_lightning.data.sampling import IGNORE_LABEL, PAD_INDEX, EvalShardSampler, TrainShardSampler
-from fer_lightning.data.transforms import eval_views, train_views
+from fer_lightning.data.transforms import eval_views
+from fer_lightning.fer2013 import PAPER_ROLES
 
-Pipeline = Literal["cpu", "gpu"]
-
-
-class _AugmentedImages(Dataset):
-    """CPU pipeline, training: one image in, its augmented views out (runs in DataLoader workers)."""
-
-    def __init__(self, images: torch.Tensor, labels: torch.Tensor, spec: AugmentationSpec) -> None:
-        self.images, self.labels, self.views = images, labels, train_views(spec)
-
-    def __len__(self) -> int:
-        return len(self.images)
-
-    def __getitem__(self, i: int) -> tuple[torch.Tensor, torch.Tensor]:
-        return self.views(self.images[i : i + 1]), self.labels[i]
-
-
-class _Indices(Dataset):
-    """GPU pipeline, training: only indices travel; the images already live on the device."""
-
-    def __init__(self, n: int) -> None:
-        self.n = n
-
-    def __len__(self) -> int:
-        return self.n
-
-    def __getitem__(self, i: int) -> int:
-        return i
+ROLES = ("train", "val", "test")
 
 
 class _EvalImages(Dataset):
@@ -71,62 +48,73 @@ class FER2013DataModule(pl.LightningDataModule):
     Default roles follow Khaireddin & Chen's code: train = Training, val = PrivateTest (model selection and
     the plateau scheduler), test = PublicTest (the 73.28 % headline). Fine-tuning on train + val is
     `train_splits=[Training, PrivateTest]`. `batch_size` is the global batch; each of W processes gets
-    batch_size / W, so a DDP run trains with the same global batch as one device.
+    batch_size / W, so a DDP run trains with the same global batch as one device. `pipeline` is
+    `per_image` or `batched` (fer_lightning/data/pipelines.py).
+
+    The data is read by `load()` (called by `setup()`, or before it by whoever needs `synthetic` early).
     """
 
     def __init__(
         self,
         source: Callable[[], FERArrays],
         augmentation: AugmentationSpec | None = None,
-        train_splits: Sequence[str] = ("Training",),
-        val_splits: Sequence[str] = ("PrivateTest",),
-        test_splits: Sequence[str] = ("PublicTest",),
+        train_splits: Sequence[str] = PAPER_ROLES["train"],
+        val_splits: Sequence[str] = PAPER_ROLES["val"],
+        test_splits: Sequence[str] = PAPER_ROLES["test"],
         batch_size: int = 64,
         eval_batch_size: int | None = None,
         num_workers: int = 0,
-        pipeline: Pipeline = "cpu",
+        pipeline: str = "per_image",
         drop_leaks: bool = False,
         shuffle_seed: int = 0,
         pin_memory: bool = False,
     ) -> None:
         super().__init__()
-        if pipeline not in ("cpu", "gpu"):
-            raise ValueError(f"data.pipeline={pipeline!r}: expected 'cpu' or 'gpu'")
         if batch_size < 1:
             raise ValueError(f"data.batch_size={batch_size}: expected a positive integer")
         self.source = source
         self.augmentation = augmentation or AugmentationSpec()
+        self.pipeline = make_pipeline(pipeline, self.augmentation)
         self.roles = {"train": tuple(train_splits), "val": tuple(val_splits), "test": tuple(test_splits)}
         self.batch_size = batch_size
         self.eval_batch_size = eval_batch_size or batch_size
         self.num_workers = num_workers
-        self.pipeline = pipeline
         self.drop_leaks = drop_leaks
         self.shuffle_seed = shuffle_seed
         self.pin_memory = pin_memory
-        self.class_names = EMOTIONS
         self.arrays: FERArrays | None = None
         self.train_data: FERArrays | None = None
         self.val_data: FERArrays | None = None
         self.test_data: FERArrays | None = None
         self.hygiene: dict = {}
-        self._device_train: tuple[torch.Tensor, torch.Tensor] | None = None
-        self._gpu_augment: Callable[[torch.Tensor], torch.Tensor] | None = None
 
     # -- splits -------------------------------------------------------------------------------------------
 
-    @property
-    def synthetic(self) -> bool:
-        return self._loaded().synthetic
-
-    def _loaded(self) -> FERArrays:
+    def load(self) -> FERArrays:
+        """Read the source (once; the whole dataset is kept in memory) and return it."""
         if self.arrays is None:
             self.arrays = self.source()
         return self.arrays
 
+    @property
+    def synthetic(self) -> bool:
+        """Whether the data is generated: known once it is loaded."""
+        if self.arrays is None:
+            raise RuntimeError("FER2013DataModule.synthetic: the data is not loaded; call load() or setup()")
+        return self.arrays.synthetic
+
     def _role(self, role: str) -> FERArrays:
-        arrays = self._loaded()
+        arrays = self.load()
         splits = self.roles[role]
+        if len(arrays) == 0:
+            if arrays.skipped:
+                why = f"all {len(arrays.skipped)} of its rows/files were skipped as bad"
+            else:
+                why = "it has a header and no data rows" if "csv" in arrays.layout else "it holds no images"
+            raise FERDataError(
+                f"{arrays.source}: 0 images, as {why}; so the {role} split (data.{role}_splits="
+                f"{list(splits)}) is empty"
+            )
         data = arrays.split(*splits)
         if len(data) == 0:
             raise ValueError(
@@ -154,11 +142,9 @@ class FER2013DataModule(pl.LightningDataModule):
         self.check_world_size(self._rank_world()[1])
         if self.train_data is not None:
             return
-        self.train_data, self.val_data, self.test_data = (self._role(r) for r in ("train", "val", "test"))
+        self.train_data, self.val_data, self.test_data = (self._role(r) for r in ROLES)
         dropped: dict[str, dict] = {}
         if self.drop_leaks:
-            from fer_lightning.data.audit import drop_leaks
-
             for role in ("val", "test"):
                 kept, record = drop_leaks(self.train_data, getattr(self, f"{role}_data"))
                 setattr(self, f"{role}_data", kept)
@@ -166,8 +152,9 @@ class FER2013DataModule(pl.LightningDataModule):
         self.hygiene = {
             "drop_leaks": self.drop_leaks,
             "dropped_leaks": dropped,
-            "skipped_rows": len(self._loaded().skipped),
-            "sizes": {r: len(getattr(self, f"{r}_data")) for r in ("train", "val", "test")},
+            "skipped_rows": len(self.load().skipped),
+            "converted_images": {k: len(ids) for k, ids in self.load().conversions.items()},
+            "sizes": {r: len(getattr(self, f"{r}_data")) for r in ROLES},
         }
 
     # -- loaders ------------------------------------------------------------------------------------------
@@ -180,7 +167,14 @@ class FER2013DataModule(pl.LightningDataModule):
     def _per_device(self, batch_size: int) -> int:
         return batch_size // self._rank_world()[1]
 
-    def _loader(self, dataset: Dataset, sampler, batch_size: int) -> DataLoader:
+    def train_dataloader(self) -> DataLoader:
+        rank, world = self._rank_world()
+        images, labels = _tensors(self.train_data)
+        dataset = self.pipeline.train_dataset(images, labels)
+        sampler: Sampler[int] = TrainShardSampler(len(images), self.shuffle_seed, rank, world)
+        batch_size = self._per_device(self.batch_size)
+        if not self.pipeline.uses_workers:
+            return DataLoader(dataset, batch_size=batch_size, sampler=sampler)
         return DataLoader(
             dataset,
             batch_size=batch_size,
@@ -189,20 +183,6 @@ class FER2013DataModule(pl.LightningDataModule):
             persistent_workers=self.num_workers > 0,
             pin_memory=self.pin_memory,
         )
-
-    def train_dataloader(self) -> DataLoader:
-        rank, world = self._rank_world()
-        images, labels = _tensors(self.train_data)
-        dataset = (
-            _Indices(len(images))
-            if self.pipeline == "gpu"
-            else _AugmentedImages(images, labels, self.augmentation)
-        )
-        sampler = TrainShardSampler(len(images), self.shuffle_seed, rank, world)
-        # Index batches are cheap to collate in the main process; workers would only add IPC.
-        if self.pipeline == "gpu":
-            return DataLoader(dataset, batch_size=self._per_device(self.batch_size), sampler=sampler)
-        return self._loader(dataset, sampler, self._per_device(self.batch_size))
 
     def _eval_loader(self, data: FERArrays) -> DataLoader:
         rank, world = self._rank_world()
@@ -226,26 +206,9 @@ class FER2013DataModule(pl.LightningDataModule):
 
     def on_after_batch_transfer(self, batch, dataloader_idx: int):
         if self.trainer is not None and self.trainer.training:
-            if self.pipeline == "gpu":
-                return self._gpu_train_batch(batch)
-            return batch
+            return self.pipeline.on_device(batch, self._rank_world()[0])
         images, labels = batch
         return self.eval_views(images), labels
-
-    def _gpu_train_batch(self, index: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        if self._device_train is None or self._device_train[0].device != index.device:
-            # The whole split moves once (FER-2013 Training is 66 MB as uint8) and stays there.
-            images, labels = _tensors(self.train_data)
-            self._device_train = (images.to(index.device), labels.to(index.device))
-            from fer_lightning.data.gpu_augment import GPUAugment
-
-            # seed_everything gives every rank the same global RNG; a per-rank generator makes each
-            # process draw its own augmentations, as the CPU path's per-rank worker seeds do.
-            rank = self._rank_world()[0]
-            generator = torch.Generator(device=index.device).manual_seed(torch.initial_seed() + rank)
-            self._gpu_augment = GPUAugment(self.augmentation, generator)
-        images, labels = self._device_train
-        return self._gpu_augment(images[index]), labels[index]
 
 
 def _tensors(data: FERArrays) -> tuple[torch.Tensor, torch.Tensor]:

@@ -25,9 +25,9 @@ from dataclasses import dataclass, fields
 import torch
 from torch import Tensor, nn
 from torch.nn import functional as F
-from torchvision.transforms.v2 import functional as TF
 
 from fer_lightning.data.augmentation import AugmentationSpec
+from fer_lightning.data.transforms import crop_views
 
 # torchvision's RandomResizedCrop and RandomErasing both try 10 candidate boxes before giving up.
 _ATTEMPTS = 10
@@ -59,13 +59,6 @@ class AugmentParams:
 
     def to(self, device: torch.device | str) -> AugmentParams:
         return AugmentParams(**{f.name: getattr(self, f.name).to(device) for f in fields(self)})
-
-
-def ten_crop_views(x: Tensor, crop: int, ten_crop: bool) -> Tensor:
-    """float [B, 1, H, W] -> [B, V, 1, crop, crop]: torchvision's TenCrop (tl, tr, bl, br, centre, then the
-    same five of the mirrored image), or the centre crop alone (V = 1)."""
-    crops = TF.ten_crop(x, crop) if ten_crop else (TF.center_crop(x, crop),)
-    return torch.stack(crops, dim=1)
 
 
 def _uniform(
@@ -205,7 +198,7 @@ class GPUAugment(nn.Module):
         x = images.unsqueeze(1).to(torch.float32).div_(255)
         x = F.grid_sample(x, self._grid(params, x.shape[-2:]), mode="bilinear", align_corners=False)
         x = self._photometric(x, params)
-        views = ten_crop_views(x, s.crop_size, s.ten_crop)
+        views = crop_views(x, s)
         return self._erase(views, params.erase)
 
     def _grid(self, p: AugmentParams, in_size: torch.Size) -> Tensor:
@@ -272,6 +265,6 @@ class GPUAugment(nn.Module):
         rows = ((idx >= top) & (idx < top + h)).float().view(-1, c, 1)
         cols = ((idx >= left) & (idx < left + w)).float().view(-1, 1, c)
         # keep = 1 - rows x cols as one batched matmul: on the CPU a broadcast outer product of masks
-        # costs ~10x more. `views` is the fresh tensor ten_crop_views stacked, so it is erased in place.
+        # costs ~10x more. `views` is the fresh tensor crop_views stacked, so it is erased in place.
         keep = torch.bmm(rows, cols.neg_()).add_(1)
         return views.mul_(keep.view(views.shape))

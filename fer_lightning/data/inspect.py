@@ -5,16 +5,23 @@ from __future__ import annotations
 import os
 import time
 
-from fer_lightning.classes import EMOTIONS
 from fer_lightning.data.audit import audit
+from fer_lightning.data.folder_reader import CONVERSIONS, LOSSY
 from fer_lightning.data.readers import load_fer2013
-
-# The official release (Kaggle challenge, 2013); a copy with other sizes is partial or re-packed.
-OFFICIAL_SPLIT_SIZES = {"Training": 28709, "PublicTest": 3589, "PrivateTest": 3589}
+from fer_lightning.fer2013 import EMOTIONS, SPLIT_SIZES
 
 
 def _notes(report: dict, layout: str) -> list[str]:
     notes = []
+    if report["images"] == 0:
+        why = (
+            "every row or file was skipped as bad"
+            if report["skipped"]["count"]
+            else "the CSV has a header and no data rows"
+            if "csv" in layout
+            else "no images were found"
+        )
+        notes.append(f"0 images: {why}; training on this source fails, as every split is empty")
     unknown = report["splits"].get("unknown", {}).get("images", 0)
     if unknown and layout == "train_test_csv":
         notes.append(
@@ -26,12 +33,15 @@ def _notes(report: dict, layout: str) -> list[str]:
             f"{unknown} images carry no PublicTest_/PrivateTest_/Training_ name prefix: their official split "
             "is unknown (test/ mixes PublicTest and PrivateTest)"
         )
-    for split, expected in OFFICIAL_SPLIT_SIZES.items():
+    for split, expected in SPLIT_SIZES.items():
         found = report["splits"].get(split, {}).get("images")
         if found is not None and found != expected:
             notes.append(f"{split} has {found} images; the official release has {expected}")
     if report["skipped"]["count"]:
         notes.append(f"{report['skipped']['count']} bad rows or files were skipped (listed under skipped)")
+    for kind, converted in report["conversions"].items():
+        n = converted["count"]
+        notes.append(f"{n} image{'s' * (n != 1)} {CONVERSIONS[kind]}; listed under conversions.{kind}")
     return notes
 
 
@@ -44,7 +54,8 @@ def inspect_dataset(
 ) -> dict:
     """Load `path` like training would, audit it, and return one JSON-ready report.
 
-    Raises what `load_fer2013` raises: FileNotFoundError, or FERDataError for the first bad rows.
+    Raises what `load_fer2013` raises: FileNotFoundError, or FERDataError for the first bad rows. A
+    source with 0 images is a report (with a note), not an error.
     """
     start = time.perf_counter()
     arrays = load_fer2013(path, cache_dir=cache_dir, use_cache=use_cache, skip_bad_rows=skip_bad_rows)
@@ -93,6 +104,13 @@ def format_text(report: dict) -> str:
     skipped = report["skipped"]
     lines.append(f"skipped bad rows/files: {skipped['count']}")
     lines += [f"  {s}" for s in skipped["items"][:10]]
+    converted = report["conversions"]
+    lines.append(
+        "converted to 8-bit grey: "
+        + (", ".join(f"{kind} {c['count']}" for kind, c in converted.items()) or "none")
+    )
+    for kind in LOSSY:
+        lines += [f"  {kind}: {i}" for i in converted.get(kind, {}).get("ids", [])[:10]]
     if report["notes"]:
         lines += ["", "notes:", *(f"  - {n}" for n in report["notes"])]
     return "\n".join(lines)

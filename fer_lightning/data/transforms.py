@@ -1,4 +1,5 @@
-"""The CPU pipeline: the paper's per-image augmentation with torchvision.transforms.v2 on uint8 tensors.
+"""The `per_image` pipeline's transforms (the paper's augmentation with torchvision.transforms.v2 on uint8
+tensors, image by image), the view cutting every pipeline shares, and the test-time views.
 
 Khaireddin & Chen's code applies these to PIL images; v2 on tensors draws from the same distributions
 (`get_params` is shared) and avoids the PIL round trip.
@@ -13,6 +14,7 @@ from torchvision.transforms import v2
 from torchvision.transforms.v2 import functional as F
 
 from fer_lightning.data.augmentation import AugmentationSpec
+from fer_lightning.fer2013 import TEN_CROP_CENTRE, TEN_CROP_VIEWS
 
 Views = Callable[[torch.Tensor], torch.Tensor]
 
@@ -30,7 +32,9 @@ class RandomGamma(torch.nn.Module):
 
 
 def crop_views(images: torch.Tensor, spec: AugmentationSpec) -> torch.Tensor:
-    """[..., 1, 48, 48] -> [..., V, 1, c, c]: TenCrop in torchvision's order, or the centre crop alone."""
+    """[..., 1, H, W] (uint8 or float) -> [..., V, 1, c, c]: torchvision's TenCrop (tl, tr, bl, br, centre,
+    then the same five of the mirrored image), or the centre crop alone (V = 1). Both pipelines and the
+    evaluation views cut their crops here."""
     crops = F.ten_crop(images, spec.crop_size) if spec.ten_crop else (F.center_crop(images, spec.crop_size),)
     return torch.stack(crops, dim=-4)
 
@@ -70,3 +74,9 @@ def train_views(spec: AugmentationSpec) -> Views:
 def eval_views(images: torch.Tensor, spec: AugmentationSpec) -> torch.Tensor:
     """uint8 [B, 48, 48] (any device) -> float [B, V, 1, c, c]: the paper's test-time ten-crop."""
     return crop_views(images.unsqueeze(-3), spec).to(torch.float32).div_(255)
+
+
+def centre_view(views: torch.Tensor) -> torch.Tensor:
+    """[B, V, 1, c, c] -> [B, 1, c, c]: the centre crop, which is view 4 of ten-crop and the only view
+    without it."""
+    return views[:, TEN_CROP_CENTRE if views.shape[1] == TEN_CROP_VIEWS else 0]

@@ -3,5 +3,6 @@
 study and what counts toward its target (`study`), trials shared by concurrent workers (`trials`), the
 training job's side of a trial (`pruning.OptunaTrialCallback`) and the end-of-study summary (`summary`).
 
-Optuna is imported where it is used, so `import fer_lightning` stays light.
+Nothing else in fer_lightning imports this package: the sweeper plugin, which Hydra imports at every start,
+loads it (and Optuna) only when a sweep begins.
 """

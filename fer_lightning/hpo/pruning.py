@@ -10,15 +10,13 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from typing import TYPE_CHECKING
 
+import optuna
 import pytorch_lightning as pl
 from pytorch_lightning.trainer.states import TrainerFn
 
 from fer_lightning.hpo.study import PRUNED_AT
-
-if TYPE_CHECKING:
-    import optuna
+from fer_lightning.hpo.trials import attach_trial
 
 
 class OptunaTrialCallback(pl.Callback):
@@ -51,8 +49,6 @@ class OptunaTrialCallback(pl.Callback):
 
     def on_fit_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
         if trainer.is_global_zero:
-            from fer_lightning.hpo.trials import attach_trial
-
             self._trial = attach_trial(self.storage, self.study_name, self.trial_number, self.pruner)
 
     def on_validation_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
@@ -86,8 +82,6 @@ class OptunaTrialCallback(pl.Callback):
 
     def on_train_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
         if self.pruned_epoch is not None:
-            import optuna
-
             raise optuna.TrialPruned(
                 f"trial {self.trial_number} of study {self.study_name!r} pruned after epoch {self.pruned_epoch} "
                 f"({self.monitor} = {self._pruned_value:.4f})"

@@ -3,7 +3,7 @@
 A parameter is any config key or group, swept with Hydra's own sweep functions, so the same text works in
 a preset (`hydra.sweeper.params`) and on the command line:
 
-    scheduler.lr: tag(log, interval(1e-4, 1e-1))   -> FloatDistribution(log=True)
+    optimizer.lr: tag(log, interval(1e-4, 1e-1))   -> FloatDistribution(log=True)
     data.batch_size: choice(32, 64, 128)            -> CategoricalDistribution
     optimizer: sgd_nesterov,adam                    -> CategoricalDistribution (a config group)
     model.net.depth: range(1, 4)                    -> IntDistribution(1, 3)
@@ -20,11 +20,17 @@ import math
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-if TYPE_CHECKING:
-    from hydra.core.override_parser.types import Override
-    from optuna.distributions import BaseDistribution
+from hydra.core.override_parser.overrides_parser import OverridesParser
+from hydra.core.override_parser.types import ChoiceSweep, IntervalSweep, Override, QuotedString, RangeSweep
+from optuna.distributions import (
+    BaseDistribution,
+    CategoricalDistribution,
+    FloatDistribution,
+    IntDistribution,
+    distribution_to_json,
+)
 
 _SCALAR = (str, int, float, bool)
 # Strings Hydra reads back unquoted as the same string; everything else is quoted.
@@ -56,8 +62,6 @@ class SearchSpace:
 
     def grid(self) -> dict[str, list[Any]]:
         """The space as GridSampler's search space: every parameter must be discrete."""
-        from optuna.distributions import CategoricalDistribution, IntDistribution
-
         grid: dict[str, list[Any]] = {}
         for name, dist in self.distributions.items():
             if isinstance(dist, CategoricalDistribution):
@@ -76,8 +80,6 @@ class SearchSpace:
 
     def to_json(self) -> dict[str, Any]:
         """A JSON description, stored with the study to detect a rerun with another space."""
-        from optuna.distributions import distribution_to_json
-
         return {
             "params": {n: json.loads(distribution_to_json(d)) for n, d in sorted(self.distributions.items())},
             "fixed": sorted(self.fixed),
@@ -92,8 +94,6 @@ class SearchSpace:
 def parse_search_space(params: Mapping[str, Any] | None, arguments: Sequence[str] = ()) -> SearchSpace:
     """Build the space from `params` (key -> sweep text, e.g. a preset's `hydra.sweeper.params`) and the
     command-line overrides (`arguments`, which win over `params` for the same key)."""
-    from hydra.core.override_parser.overrides_parser import OverridesParser
-
     lines = [f"{key}={value}" for key, value in (params or {}).items()] + list(arguments)
     parser = OverridesParser.create()
     by_name: dict[str, Override] = {}
@@ -157,15 +157,10 @@ def _param_name(override: Override) -> str:
 
 
 def _plain(value: Any) -> Any:
-    from hydra.core.override_parser.types import QuotedString
-
     return value.text if isinstance(value, QuotedString) else value
 
 
 def _distribution(name: str, override: Override) -> BaseDistribution:
-    from hydra.core.override_parser.types import ChoiceSweep, IntervalSweep, RangeSweep
-    from optuna.distributions import CategoricalDistribution, FloatDistribution, IntDistribution
-
     sweep = override.value()
     unknown = set(getattr(sweep, "tags", ())) - {"log"}
     if unknown:

@@ -15,14 +15,15 @@ import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
+
+import optuna
+from optuna.storages import BaseStorage, RDBStorage
+from optuna.storages.journal import JournalFileBackend, JournalStorage
+from optuna.trial import FrozenTrial, TrialState
+from sqlalchemy.exc import IntegrityError, OperationalError
 
 from fer_lightning.hpo.space import SearchSpace
-
-if TYPE_CHECKING:
-    import optuna
-    from optuna.storages import BaseStorage
-    from optuna.trial import FrozenTrial
 
 log = logging.getLogger(__name__)
 
@@ -41,8 +42,6 @@ SPACE = "search_space"
 def open_storage(url: str) -> BaseStorage:
     """`sqlite:///<file>` (folders created), `journal:<file>` (an append-only log that works on shared
     filesystems such as NFS), or any SQLAlchemy URL (`postgresql://user:pass@host/db`) for many workers."""
-    from optuna.storages.journal import JournalFileBackend, JournalStorage
-
     if url.startswith("journal:"):
         path = Path(url.removeprefix("journal:").removeprefix("//"))
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -62,9 +61,6 @@ def open_storage(url: str) -> BaseStorage:
 
 
 def _rdb_storage(url: str, attempts: int = 5, **kwargs: Any) -> BaseStorage:
-    from optuna.storages import RDBStorage
-    from sqlalchemy.exc import IntegrityError, OperationalError
-
     for _ in range(attempts - 1):
         try:
             return RDBStorage(url, **kwargs)
@@ -96,8 +92,6 @@ def open_study(
 ) -> optuna.Study:
     """Create the study, or resume it when it exists. `enqueue` points are queued only at creation, so a
     rerun does not queue them twice. Resuming with another search space or direction is an error."""
-    import optuna
-
     storage = open_storage(storage_url)
     kwargs = {"storage": storage, "study_name": study_name, "sampler": sampler, "pruner": pruner}
     try:
@@ -144,8 +138,6 @@ def _check_resumable(study: optuna.Study, storage_url: str, direction: str, spac
 
 def is_counted(trial: FrozenTrial) -> bool:
     """Whether a trial counts toward n_trials (see the module docstring)."""
-    from optuna.trial import TrialState
-
     if trial.state in (TrialState.COMPLETE, TrialState.PRUNED):
         return True
     return trial.state == TrialState.FAIL and ERROR in trial.user_attrs
@@ -167,8 +159,6 @@ class Progress:
 
 
 def progress(study: optuna.Study) -> Progress:
-    from optuna.trial import TrialState
-
     trials = study.get_trials(deepcopy=False)
     counted = sum(is_counted(t) for t in trials)
     running = sum(t.state == TrialState.RUNNING for t in trials)

@@ -9,24 +9,21 @@ import warnings
 from collections import Counter
 from dataclasses import asdict
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
+
+import optuna
+from optuna.exceptions import ExperimentalWarning
+from optuna.importance import get_param_importances
+from optuna.trial import FrozenTrial, TrialState
 
 from fer_lightning.hpo.study import ABANDONED, ENQUEUED, ERROR, JOB_DIR, PRUNED_AT, is_counted, progress
 
-if TYPE_CHECKING:
-    import optuna
-    from optuna.trial import FrozenTrial
-
 log = logging.getLogger(__name__)
-
-FIGURES = ("optimization_history", "intermediate_values", "param_importances")
 
 
 def summarize(study: optuna.Study, out_dir: Path, target: int | None = None) -> dict[str, Any]:
     """Write `study.json` and the figures into `out_dir`; return the summary. A figure or the
     importances that cannot be computed (too few completed trials) are listed under `not_made` with why."""
-    from optuna.trial import TrialState
-
     out_dir.mkdir(parents=True, exist_ok=True)
     trials = study.get_trials(deepcopy=False)
     complete = [t for t in trials if t.state == TrialState.COMPLETE]
@@ -40,8 +37,6 @@ def summarize(study: optuna.Study, out_dir: Path, target: int | None = None) -> 
         not_made["importances"] = f"{len(complete)} completed trial(s); importances need at least 2"
     else:
         try:
-            from optuna.importance import get_param_importances
-
             importances = {k: float(v) for k, v in get_param_importances(study).items()}
         except (RuntimeError, ValueError) as err:  # e.g. every completed trial has the same parameters
             not_made["importances"] = f"{type(err).__name__}: {err}"
@@ -89,9 +84,9 @@ def _trial_row(trial: FrozenTrial) -> dict[str, Any]:
 def _figures(
     study: optuna.Study, out_dir: Path, has_complete: bool, has_importances: bool, not_made: dict[str, str]
 ) -> dict[str, Path]:
+    # Optuna's plots go through pyplot: imported only when a summary draws them, not by every trial job.
     import matplotlib.pyplot as plt
     import optuna.visualization.matplotlib as ovm
-    from optuna.exceptions import ExperimentalWarning
 
     has_steps = any(t.intermediate_values for t in study.get_trials(deepcopy=False))
     makers = {
@@ -120,7 +115,7 @@ def log_to_wandb(
 ) -> str:
     """One W&B run (job_type `hpo`) in the study's group: the figures, a table of trials, the best trial
     in its summary. Returns the run's folder."""
-    import wandb
+    import wandb  # only with logger=wandb; its import takes seconds
 
     name = summary["study_name"]
     init: dict[str, Any] = {"mode": mode} if mode is not None else {}

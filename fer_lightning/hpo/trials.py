@@ -21,7 +21,11 @@ import socket
 import threading
 import time
 from collections.abc import Iterator, Mapping, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import Any
+
+import optuna
+from optuna.distributions import BaseDistribution
+from optuna.trial import FrozenTrial, Trial, TrialState
 
 from fer_lightning.hpo.study import (
     ABANDONED,
@@ -34,11 +38,6 @@ from fer_lightning.hpo.study import (
     is_counted,
     open_storage,
 )
-
-if TYPE_CHECKING:
-    import optuna
-    from optuna.distributions import BaseDistribution
-    from optuna.trial import FrozenTrial, Trial, TrialState
 
 log = logging.getLogger(__name__)
 
@@ -80,8 +79,6 @@ def claim_trials(
 ) -> list[Trial]:
     """Ask up to `n` trials without letting the study exceed `target` counted trials, whatever other
     workers do at the same time. Returns the trials this worker should run (empty: the target is met)."""
-    from optuna.trial import TrialState
-
     asked: list[Trial] = []
     try:
         with deferred_interrupts():
@@ -107,8 +104,6 @@ def settle_claims(study: optuna.Study, asked: Sequence[Trial], target: int) -> l
     by number and gives the free slots to the lowest; trials that finished meanwhile leave the running
     list and enter the count, so the ranking stays consistent.
     """
-    from optuna.trial import TrialState
-
     with deferred_interrupts():
         trials = study.get_trials(deepcopy=False)
         slots = target - sum(is_counted(t) for t in trials)
@@ -124,8 +119,6 @@ def settle_claims(study: optuna.Study, asked: Sequence[Trial], target: int) -> l
 def abandon(study: optuna.Study, trial: Trial, reason: str, retry: bool) -> None:
     """Give up a trial of this worker: FAIL without an error (not counted); `retry` queues its point
     again so that the next run evaluates it."""
-    from optuna.trial import TrialState
-
     with deferred_interrupts():
         if running_trial(study, trial.number) is None:
             return  # its outcome was recorded, or settle_claims / another worker already gave it up
@@ -144,8 +137,6 @@ def abandon(study: optuna.Study, trial: Trial, reason: str, retry: bool) -> None
 def fail_stale_trials(study: optuna.Study, grace_period: float) -> list[int]:
     """Fail running trials whose heartbeat is older than `grace_period` seconds (their worker died
     without a word: SIGKILL, a lost node) and queue their points again. Returns their numbers."""
-    from optuna.trial import TrialState
-
     now = time.time()
     stale = []
     for trial in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
@@ -167,8 +158,6 @@ def fail_stale_trials(study: optuna.Study, grace_period: float) -> list[int]:
 
 def running_trial(study: optuna.Study, number: int) -> FrozenTrial | None:
     """A fresh copy of running trial `number` from the storage (Trial objects cache their attributes)."""
-    from optuna.trial import TrialState
-
     return next(
         (t for t in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)) if t.number == number),
         None,
@@ -180,8 +169,6 @@ def record_outcome(
 ) -> TrialState:
     """Tell the study how the trial's job ended: PRUNED when its callback stopped it, COMPLETE with a
     finite value, else FAIL with the error (a failed trial counts)."""
-    from optuna.trial import TrialState
-
     with deferred_interrupts():
         fresh = running_trial(study, trial.number)
         if fresh is None:
@@ -235,8 +222,6 @@ def attach_trial(
 ) -> Trial:
     """The running trial `number` of a study, as a Trial that can report and ask the pruner: what a
     training job (possibly another process or node) uses to take part in the sweeper's trial."""
-    import optuna
-
     study = optuna.load_study(
         study_name=study_name,
         storage=open_storage(storage_url),

@@ -2,7 +2,7 @@
 `.head` (the part pretrained weights never cover) and `.gradcam_layer`. `conf/model/<name>.yaml` picks one;
 `build_net` builds it from that config."""
 
-from fer_lightning.models.base import FERNet, InputAdapter
+from fer_lightning.models.base import FERNet, InputAdapter, LoadReport
 from fer_lightning.models.build import apply_freeze, build_net, param_groups
 from fer_lightning.models.complexity import model_complexity
 from fer_lightning.models.patt_lite import PAttLite
@@ -10,7 +10,7 @@ from fer_lightning.models.resnet import ResNet
 from fer_lightning.models.timm_net import TimmNet
 from fer_lightning.models.vgg16 import VGG16BN
 from fer_lightning.models.vggnet import VGGNet
-from fer_lightning.models.weights import LoadReport, WeightsSource, load_pretrained, resolve_weights
+from fer_lightning.models.weights import WeightsSource, load_pretrained, resolve_weights
 
 __all__ = [
     "FERNet",

@@ -17,7 +17,9 @@ from fer_lightning.models.weights import load_pretrained, resolve_weights
 log = logging.getLogger(__name__)
 
 # compile and channels_last are read by FERClassifier, not here.
-MODEL_KEYS = frozenset({"name", "net", "pretrained", "freeze", "backbone_lr", "compile", "channels_last"})
+MODEL_KEYS = frozenset({"net", "pretrained", "freeze", "backbone_lr", "compile", "channels_last"})
+# Keys that configs once carried and nothing read (0.1's `name`): accepted, so their checkpoints load.
+UNREAD_KEYS = frozenset({"name"})
 
 
 def build_net(model_cfg: DictConfig) -> FERNet:
@@ -27,7 +29,7 @@ def build_net(model_cfg: DictConfig) -> FERNet:
     Named weights bring the input size they were trained at: a net whose `resize_to` is null gets it
     (set `resize_to` to the crop size to keep the input as it is).
     """
-    unknown = sorted(set(model_cfg) - MODEL_KEYS)
+    unknown = sorted(set(model_cfg) - MODEL_KEYS - UNREAD_KEYS)
     if unknown:
         raise ValueError(f"model config: unknown keys {unknown}; expected some of {sorted(MODEL_KEYS)}")
     if model_cfg.get("net") is None:

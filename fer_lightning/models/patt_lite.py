@@ -5,6 +5,8 @@ The published notebook (JLREx/PAtt-Lite) global-average-pools the patches to one
 then applies Keras `Attention()([x, x])` to it, so every sample attends to the other samples of its
 batch (a prediction depends on its batch mates; the authors acknowledge it). Here the pooling moves
 after the attention: each image's 2x2 patch tokens attend to each other, and nothing crosses images.
+
+timm's layers are imported when a PAttLite is built, not with the package: timm takes seconds to import.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from fer_lightning.classes import NUM_CLASSES
+from fer_lightning.fer2013 import NUM_CLASSES
 from fer_lightning.models.base import FERNet, InputAdapter
 
 # MobileNetV1 (Howard et al. 2017, Table 1) blocks as (out_channels, stride), grouped as timm's

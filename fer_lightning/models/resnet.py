@@ -8,7 +8,7 @@ import torch
 from torch import nn
 from torchvision.models.resnet import BasicBlock, conv1x1
 
-from fer_lightning.classes import NUM_CLASSES
+from fer_lightning.fer2013 import NUM_CLASSES
 from fer_lightning.models.base import FERNet, InputAdapter
 
 

@@ -1,4 +1,7 @@
-"""Any timm model (`model=timm model.net.name=convnext_atto`) on gray faces."""
+"""Any timm model (`model=timm model.net.name=convnext_atto`) on gray faces.
+
+timm is imported when a TimmNet is built, not with the package: it takes seconds to import.
+"""
 
 from __future__ import annotations
 
@@ -9,9 +12,8 @@ from typing import Any
 import torch
 from torch import nn
 
-from fer_lightning.classes import NUM_CLASSES
-from fer_lightning.models.base import FERNet, InputAdapter
-from fer_lightning.models.weights import LoadReport
+from fer_lightning.fer2013 import NUM_CLASSES
+from fer_lightning.models.base import FERNet, InputAdapter, LoadReport
 
 
 class TimmNet(FERNet):

@@ -6,7 +6,7 @@ import torch
 from torch import nn
 from torchvision.models.vgg import cfgs, make_layers
 
-from fer_lightning.classes import NUM_CLASSES
+from fer_lightning.fer2013 import NUM_CLASSES
 from fer_lightning.models.base import FERNet, InputAdapter
 
 

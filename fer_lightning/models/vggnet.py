@@ -7,7 +7,7 @@ import re
 import torch
 from torch import nn
 
-from fer_lightning.classes import NUM_CLASSES
+from fer_lightning.fer2013 import NUM_CLASSES
 from fer_lightning.models.base import FERNet, InputAdapter
 
 # The paper code's layer names: conv{stage}{a|b}, bn{stage}{a|b} and lin1..lin3.

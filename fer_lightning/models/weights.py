@@ -1,18 +1,23 @@
 """Pretrained weights: find them on local disk (never downloaded: the training machines have no network),
-read any of the usual checkpoint layouts, and load them with the first conv adapted from RGB to gray."""
+read any of the usual checkpoint layouts, and load them with the first conv adapted from RGB to gray.
+
+timm (with huggingface_hub) and safetensors are imported where a weights name or file needs them: timm
+alone takes seconds to import, which every run would pay.
+"""
 
 from __future__ import annotations
 
 import logging
 import pickle
 import statistics
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import torch
+from torchvision.models import get_model_weights
 
-from fer_lightning.models.base import FERNet
+from fer_lightning.models.base import FERNet, LoadReport, load_state
 
 if TYPE_CHECKING:
     from timm.models import PretrainedCfg
@@ -34,24 +39,12 @@ class WeightsSource:
     std: float | None = None
 
 
-@dataclass
-class LoadReport:
-    """What a load did, by this network's state_dict names (dropped: the file's names)."""
-
-    loaded: list[str] = field(default_factory=list)
-    adapted: list[str] = field(default_factory=list)
-    kept_init: list[str] = field(default_factory=list)
-    dropped: list[str] = field(default_factory=list)
-
-
 def _torch_hub_file(url: str) -> Path:
     # torchvision and timm both cache URL downloads under <torch hub dir>/checkpoints/<basename>.
     return Path(torch.hub.get_dir()) / "checkpoints" / Path(url).name
 
 
 def _torchvision_source(spec: str, arch: str) -> WeightsSource | None:
-    from torchvision.models import get_model_weights
-
     enum = get_model_weights(arch)
     name = spec.removeprefix(f"{enum.__name__}.")
     if name not in enum.__members__:
@@ -111,8 +104,6 @@ def _timm_weights(path: Path, full: str, cfg: PretrainedCfg) -> WeightsSource:
 def _known_names(torchvision_arch: str | None, timm_arch: str | None) -> str:
     names = []
     if torchvision_arch:
-        from torchvision.models import get_model_weights
-
         names.append(
             f"torchvision {torchvision_arch}: {list(get_model_weights(torchvision_arch).__members__)}"
         )
@@ -181,55 +172,6 @@ def read_state_dict(path: Path) -> dict[str, torch.Tensor]:
             f"{path}: expected a state_dict; key {bad[0]!r} holds {type(state[bad[0]]).__name__}"
         )
     return state
-
-
-def _module_prefix(net: FERNet, module: torch.nn.Module) -> str:
-    for name, sub in net.named_modules():
-        if sub is module:
-            return f"{name}."
-    raise ValueError(f"{type(net).__name__}.head is not a submodule of the network")
-
-
-def _rgb_to_gray(value: torch.Tensor, target: torch.Tensor) -> bool:
-    same_filters = value.shape[:1] + value.shape[2:] == target.shape[:1] + target.shape[2:]
-    return value.ndim == 4 and value.shape[1] == 3 and target.shape[1] == 1 and same_filters
-
-
-def load_state(net: FERNet, state: dict[str, torch.Tensor], source: str) -> LoadReport:
-    """Loads `state` into `net`: names mapped by `net.foreign_key`, an RGB first conv summed over its
-    input channels (as timm's adapt_input_conv does for one channel, so a gray image replicated in RGB
-    gets the same response), head tensors of another shape left at init. Any other mismatch, and any
-    tensor outside the head that the file lacks, is an error."""
-    own = net.state_dict()
-    head = _module_prefix(net, net.head)
-    report = LoadReport()
-    loadable: dict[str, torch.Tensor] = {}
-    problems: list[str] = []
-    for key, value in state.items():
-        name = key if key in own else net.foreign_key(key)
-        if name is None:
-            report.dropped.append(key)
-        elif name not in own:
-            problems.append(f"{key!r}: no such tensor in {type(net).__name__}")
-        elif value.shape == own[name].shape:
-            loadable[name] = value
-        elif _rgb_to_gray(value, own[name]):
-            loadable[name] = value.sum(dim=1, keepdim=True)
-            report.adapted.append(name)
-        elif not name.startswith(head):
-            problems.append(f"{key!r}: file {tuple(value.shape)} vs model {tuple(own[name].shape)}")
-    for name in own:
-        if name in loadable:
-            report.loaded.append(name)
-        elif name.startswith((head, "input_adapter.")) or name.endswith("num_batches_tracked"):
-            report.kept_init.append(name)
-        else:
-            problems.append(f"{name!r}: missing from the file")
-    if problems:
-        shown = "; ".join(problems[:8]) + (f"; ... {len(problems) - 8} more" if len(problems) > 8 else "")
-        raise ValueError(f"model.pretrained={source}: does not fit {type(net).__name__}: {shown}")
-    net.load_state_dict(loadable, strict=False)
-    return report
 
 
 def load_pretrained(net: FERNet, source: WeightsSource) -> LoadReport:

@@ -14,13 +14,14 @@ from typing import Any
 
 import pytorch_lightning as pl
 
+from fer_lightning.results import ROBUSTNESS_PREFIX
 from fer_lightning.robustness.corruptions import SEVERITIES
 from fer_lightning.robustness.report import write_report
 from fer_lightning.robustness.suite import run_suite
 from fer_lightning.tracking.media import held_out_faces, log_to_wandb
 
 
-def summary_metrics(result: dict[str, Any], prefix: str = "test/robustness_") -> dict[str, float]:
+def summary_metrics(result: dict[str, Any], prefix: str = f"test/{ROBUSTNESS_PREFIX}") -> dict[str, float]:
     """The scalar summary of a suite result: mCA, relative drop, clean accuracy and each family's mean."""
     metrics = {
         f"{prefix}mca": result["mean_corruption_acc"],

@@ -10,8 +10,8 @@ from typing import Any
 import numpy as np
 from matplotlib.figure import Figure
 
+from fer_lightning.plotting import save_png
 from fer_lightning.robustness.corruptions import CORRUPTIONS, corrupt
-from fer_lightning.tracking.figures import save_png
 
 
 def _pct(value: float | None) -> str:

@@ -1,30 +1,17 @@
-"""Experiment tracking: the W&B run of a job, media callbacks that work with any logger or none, and the
-sweep-end report hook.
+"""Experiment tracking: the W&B run of a job and the media callbacks (confusion matrices, saliency maps,
+predictions), which work with any logger or none."""
 
-Names resolve lazily (PEP 562): `python -m fer_lightning.report` imports `tracking.figures` without paying
-for Lightning and W&B.
-"""
+from fer_lightning.tracking.confusion import ConfusionMatrixCallback
+from fer_lightning.tracking.predictions import PredictionsTableCallback
+from fer_lightning.tracking.saliency import SaliencyCallback, saliency_grid
+from fer_lightning.tracking.wandb_run import close_loggers, log_run_config, make_wandb_logger
 
-from __future__ import annotations
-
-from importlib import import_module
-from typing import Any
-
-_EXPORTS = {
-    "make_wandb_logger": "wandb_run",
-    "log_run_config": "wandb_run",
-    "close_loggers": "wandb_run",
-    "ConfusionMatrixCallback": "confusion",
-    "SaliencyCallback": "saliency",
-    "saliency_grid": "saliency",
-    "PredictionsTableCallback": "predictions",
-    "SweepReportCallback": "sweep_callback",
-}
-
-__all__ = sorted(_EXPORTS)
-
-
-def __getattr__(name: str) -> Any:
-    if name not in _EXPORTS:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    return getattr(import_module(f"{__name__}.{_EXPORTS[name]}"), name)
+__all__ = [
+    "ConfusionMatrixCallback",
+    "PredictionsTableCallback",
+    "SaliencyCallback",
+    "close_loggers",
+    "log_run_config",
+    "make_wandb_logger",
+    "saliency_grid",
+]

@@ -9,8 +9,9 @@ import numpy as np
 import pytorch_lightning as pl
 from pytorch_lightning.trainer.states import TrainerFn
 
-from fer_lightning.classes import EMOTIONS
-from fer_lightning.tracking.figures import confusion_figure, save_png
+from fer_lightning.fer2013 import EMOTIONS
+from fer_lightning.plotting import save_png
+from fer_lightning.tracking.figures import confusion_figure
 from fer_lightning.tracking.media import figures_dir, log_to_wandb
 
 

@@ -1,28 +1,12 @@
-"""Matplotlib figures of the tracking callbacks and the sweep report, written as PNG files.
-
-Figures are built on `matplotlib.figure.Figure` with the Agg canvas, never through pyplot: no global
-backend switch, no figure registry to leak from in long sweeps, safe in DataLoader-forked processes.
-"""
+"""Matplotlib figures of the tracking callbacks: confusion matrices, saliency grids, faces with captions
+(written with fer_lightning.plotting.save_png)."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from pathlib import Path
 
 import numpy as np
-from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
-
-DPI = 110
-
-
-def save_png(fig: Figure, path: str | Path) -> Path:
-    """Render `fig` to `path` (folders created) and return the path."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    FigureCanvasAgg(fig)
-    fig.savefig(path, dpi=DPI, bbox_inches="tight")
-    return path
 
 
 def confusion_figure(counts: np.ndarray, class_names: Sequence[str], title: str) -> Figure:
@@ -125,55 +109,5 @@ def faces_figure(
         _show_face(ax, faces[k])
         ax.set_title(captions[k], fontsize=6)
     fig.suptitle(title, fontsize=9)
-    fig.tight_layout()
-    return fig
-
-
-def heatmap_figure(
-    panels: Sequence[tuple[str, np.ndarray, np.ndarray | None]],
-    row_labels: Sequence[str],
-    col_labels: Sequence[str],
-    row_name: str,
-    col_name: str,
-    title: str,
-) -> Figure:
-    """Side-by-side heatmaps over the same grid. Each panel: (title, values in %, cell text or None).
-
-    Missing cells are NaN and drawn blank. All panels share one colour scale so they compare by eye.
-    """
-    finite = np.concatenate([v[np.isfinite(v)] for _, v, _ in panels]) if panels else np.array([])
-    vmin, vmax = (float(finite.min()), float(finite.max())) if finite.size else (0.0, 1.0)
-    if vmax - vmin < 1e-6:
-        vmin, vmax = vmin - 0.5, vmax + 0.5
-    ncols, nrows = len(col_labels), len(row_labels)
-    width = max(3.5, 1.25 * ncols + 2.0)
-    fig = Figure(figsize=(width * len(panels), max(2.6, 0.62 * nrows + 1.6)))
-    axes = fig.subplots(1, len(panels), squeeze=False)[0]
-    for ax, (panel_title, values, text) in zip(axes, panels, strict=True):
-        masked = np.ma.masked_invalid(values)
-        im = ax.imshow(masked, cmap="viridis", vmin=vmin, vmax=vmax, aspect="auto")
-        ax.set_xticks(range(ncols), col_labels, rotation=30, ha="right")
-        ax.set_yticks(range(nrows), row_labels)
-        ax.set_xlabel(col_name)
-        ax.set_ylabel(row_name)
-        ax.set_title(panel_title, fontsize=9)
-        for i in range(nrows):
-            for j in range(ncols):
-                if not np.isfinite(values[i, j]):
-                    ax.text(j, i, "no value", ha="center", va="center", fontsize=7, color="0.55")
-                    continue
-                label = text[i, j] if text is not None else f"{values[i, j]:.2f}"
-                shade = (values[i, j] - vmin) / (vmax - vmin)
-                ax.text(
-                    j,
-                    i,
-                    label,
-                    ha="center",
-                    va="center",
-                    fontsize=7,
-                    color="black" if shade > 0.6 else "white",
-                )
-        fig.colorbar(im, ax=ax, fraction=0.046, pad=0.04, label="accuracy %")
-    fig.suptitle(title, fontsize=10)
     fig.tight_layout()
     return fig

@@ -10,9 +10,10 @@ import pandas as pd
 import pytorch_lightning as pl
 import torch
 
-from fer_lightning.classes import EMOTIONS
 from fer_lightning.data.arrays import FERArrays
-from fer_lightning.tracking.figures import faces_figure, save_png
+from fer_lightning.fer2013 import EMOTIONS
+from fer_lightning.plotting import save_png
+from fer_lightning.tracking.figures import faces_figure
 from fer_lightning.tracking.media import figures_dir, held_out_faces, log_to_wandb
 
 

@@ -12,8 +12,10 @@ import torch
 from pytorch_lightning.trainer.states import TrainerFn
 from torch import nn
 
-from fer_lightning.classes import EMOTIONS
-from fer_lightning.tracking.figures import saliency_figure, save_png
+from fer_lightning.data.transforms import centre_view
+from fer_lightning.fer2013 import EMOTIONS
+from fer_lightning.plotting import save_png
+from fer_lightning.tracking.figures import saliency_figure
 from fer_lightning.tracking.media import figures_dir, first_per_class, held_out_faces, log_to_wandb
 
 
@@ -40,6 +42,7 @@ def saliency_grid(net: nn.Module, x: torch.Tensor, gradcam_layer: nn.Module) -> 
     Grad-CAM: ReLU of the gradient-weighted activations of `gradcam_layer`, upsampled bilinearly to the
     input size and min-max normalised. `net` is put in eval mode for the call and restored after.
     """
+    # captum is imported when maps are drawn: it takes seconds to import, and a run may have no saliency.
     from captum.attr import LayerAttribution, LayerGradCam, Saliency
 
     was_training = net.training
@@ -69,7 +72,7 @@ class SaliencyCallback(pl.Callback):
     of fit and, with `every_n_epochs` > 0, after every n-th validation; PNG on rank 0 and on W&B.
 
     Faces come from `trainer.datamodule.test_data`, cropped by `trainer.datamodule.eval_views`; the maps
-    explain the centre crop (view 4 of torchvision's TenCrop, the only view without ten-crop) through
+    explain the centre crop (`centre_view`: the one view every spec has) through
     `pl_module.net` and its `gradcam_layer`.
     """
 
@@ -115,7 +118,7 @@ class SaliencyCallback(pl.Callback):
         data = held_out_faces(trainer, type(self).__name__)
         index = first_per_class(data.labels, self.per_class, len(self.class_names))
         views = trainer.datamodule.eval_views(torch.from_numpy(np.ascontiguousarray(data.images[index])))
-        centre = views[:, 4 if views.shape[1] == 10 else 0].to(pl_module.device)
+        centre = centre_view(views).to(pl_module.device)
         net = pl_module.net
         maps = saliency_grid(net, centre, net.gradcam_layer)
         labels = data.labels[index]

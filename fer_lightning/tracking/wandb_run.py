@@ -3,6 +3,8 @@
 One job, one run: in a multirun every job runs in the same process, and WandbLogger silently reuses a
 run that is still open (`wandb.run`), so each job's run is finished in `close_loggers` (called from a
 `finally`) and a leftover run is finished, marked failed, before a new one starts.
+
+wandb itself is imported where a run is made or finished: a job with logger=csv never pays its import.
 """
 
 from __future__ import annotations
@@ -15,6 +17,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
+from hydra.core.hydra_config import HydraConfig
+from hydra.types import RunMode
 from omegaconf import DictConfig, OmegaConf
 from pytorch_lightning.loggers import Logger, WandbLogger
 from pytorch_lightning.utilities import rank_zero_only
@@ -50,9 +54,6 @@ def sweep_group(sweep_dir: str | Path) -> str:
 
 def hydra_identity(seed: int | None) -> RunIdentity:
     """The identity of the running Hydra job (an error outside one: pass name and group explicitly)."""
-    from hydra.core.hydra_config import HydraConfig
-    from hydra.types import RunMode
-
     if not HydraConfig.initialized():
         raise RuntimeError(
             "make_wandb_logger: no running Hydra job to take the run name and group from; "

@@ -32,7 +32,7 @@ class OptunaSweeperConf:
     n_trials: int = 20
     # Trials launched together; in parallel with a parallel launcher (submitit), else one after another.
     n_jobs: int = 1
-    # key -> Hydra sweep text, e.g. {scheduler.lr: "tag(log, interval(1e-4, 1e-1))"}; command-line sweep
+    # key -> Hydra sweep text, e.g. {optimizer.lr: "tag(log, interval(1e-4, 1e-1))"}; command-line sweep
     # overrides add to it and win for the same key.
     params: dict[str, Any] = field(default_factory=dict)
     # Points evaluated first, when the study is created, e.g. the paper's configuration.

@@ -1,14 +1,19 @@
-"""Write the same `FERArrays` in each public FER-2013 layout, so readers can be compared on equal content."""
+"""Write the same `FERArrays` in each public FER-2013 layout, so readers can be compared on equal content,
+and pack any layout into the archives users download (.zip, .tar.gz, .csv.gz)."""
 
 from __future__ import annotations
 
+import gzip
+import shutil
+import tarfile
+import zipfile
 from pathlib import Path
 
 import cv2
 import numpy as np
 
-from fer_lightning.classes import EMOTIONS, IMAGE_SIZE, SPLITS
 from fer_lightning.data.arrays import FERArrays
+from fer_lightning.fer2013 import EMOTIONS, IMAGE_SIZE, SPLITS
 
 
 def random_arrays(per_split: tuple[int, int, int] = (21, 14, 14), seed: int = 0) -> FERArrays:
@@ -118,3 +123,38 @@ def planted_arrays() -> tuple[FERArrays, dict]:
         "blank_ids": [arrays.ids[t + 10], arrays.ids[q + 5]],
     }
     return arrays, expected
+
+
+def _files_below(folder: Path) -> list[Path]:
+    return sorted(p for p in folder.rglob("*") if p.is_file() and not p.name.startswith("."))
+
+
+def write_zip(folder: Path, archive: Path, inside: str = "") -> Path:
+    """Every file below `folder` into a .zip, under the folder `inside` of the archive ("" for its top)."""
+    with zipfile.ZipFile(archive, "w", zipfile.ZIP_DEFLATED) as zf:
+        for path in _files_below(folder):
+            zf.write(path, f"{inside}/{path.relative_to(folder).as_posix()}".lstrip("/"))
+    return archive
+
+
+def write_tar(folder: Path, archive: Path, inside: str = "", mode: str = "w:gz") -> Path:
+    """Every file below `folder` into a tar (gzip-compressed by default), under `inside`."""
+    with tarfile.open(archive, mode) as tar:
+        for path in _files_below(folder):
+            tar.add(path, f"{inside}/{path.relative_to(folder).as_posix()}".lstrip("/"))
+    return archive
+
+
+def write_gz(path: Path, archive: Path | None = None) -> Path:
+    """`path` gzip-compressed, as `<path>.gz` unless named."""
+    archive = archive or path.with_name(path.name + ".gz")
+    with open(path, "rb") as src, gzip.open(archive, "wb") as dst:
+        shutil.copyfileobj(src, dst)
+    return archive
+
+
+def write_image(path: Path, image: np.ndarray) -> Path:
+    """Any image OpenCV writes: 8 or 16 bits, 1, 3 (BGR) or 4 (BGRA) channels."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    assert cv2.imwrite(str(path), image)
+    return path

@@ -6,8 +6,8 @@ import json
 
 import numpy as np
 
-from fer_lightning.classes import EMOTIONS
 from fer_lightning.data.audit import audit, drop_leaks, image_keys, leak_mask
+from fer_lightning.fer2013 import EMOTIONS
 from tests.data.layouts import planted_arrays, random_arrays
 
 

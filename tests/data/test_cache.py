@@ -42,20 +42,23 @@ def test_second_load_comes_from_the_cache_beside_the_source(csv_path: Path, capl
     assert "from cache" in caplog.text
     assert _same(first, second)
     assert (second.source, second.layout) == (str(csv_path), "fer2013_csv")
+    # A cache written for other content is never served: the arrays come back from the cache file only
+    # while it holds what the source holds.
+    assert cache.load(cached, cache.fingerprint([csv_path]), "x") is not None
+    assert cache.load(cached, "another key", "x") is None
 
-    # Same size and mtime, other bytes: the cache answers, which proves it is the one being read.
+
+def test_an_edit_that_keeps_size_and_mtime_is_not_served_stale(csv_path: Path, caplog) -> None:
+    first = load_fer2013(csv_path)
     first_row = csv_path.read_bytes().split(b"\n")[1]
     pixel = first_row.split(b",")[1].split(b" ")[0]
     other = bytes([pixel[0] ^ 1]) + pixel[1:]  # another digit, same length
     _edit_keeping_stat(csv_path, b"," + pixel + b" ", b"," + other + b" ")
-    assert _same(load_fer2013(csv_path), first)
-    assert not _same(load_fer2013(csv_path, use_cache=False), first)
-
-    # A new mtime invalidates it.
-    st = csv_path.stat()
-    os.utime(csv_path, ns=(st.st_atime_ns, st.st_mtime_ns + 1_000_000_000))
-    fresh = load_fer2013(csv_path)
-    assert fresh.images[0, 0, 0] == int(other)
+    with caplog.at_level(logging.INFO, logger="fer_lightning.data.cache"):
+        again = load_fer2013(csv_path)
+    assert "stale" in caplog.text
+    assert again.images[0, 0, 0] == int(other) != first.images[0, 0, 0]
+    assert _same(load_fer2013(csv_path), again)  # the rebuilt cache serves the new content
 
 
 def test_a_size_change_invalidates(csv_path: Path) -> None:

@@ -8,9 +8,9 @@ import numpy as np
 import pytest
 import torch
 
-from fer_lightning.classes import split_code
 from fer_lightning.data import FER2013DataModule, FERArrays, make_synthetic_fer
 from fer_lightning.data.augmentation import AugmentationSpec
+from fer_lightning.fer2013 import split_code
 
 
 def _with_planted_leaks() -> FERArrays:
@@ -90,3 +90,23 @@ def test_global_batch_must_divide_across_processes() -> None:
     dm.check_world_size(4)
     with pytest.raises(ValueError, match="data.batch_size=64 does not divide across 3 processes"):
         dm.check_world_size(3)
+
+
+def test_the_data_loads_in_load_or_setup_not_when_an_attribute_is_read() -> None:
+    reads = []
+    dm = FER2013DataModule(source=lambda: reads.append(1) or make_synthetic_fer(n=100, seed=0))
+    with pytest.raises(RuntimeError, match="not loaded; call load"):
+        _ = dm.synthetic
+    assert reads == []
+    assert dm.load() is dm.load() and reads == [1]
+    dm.setup("fit")
+    assert dm.synthetic and reads == [1]
+
+
+@pytest.mark.parametrize(("old", "new"), [("cpu", "per_image"), ("gpu", "batched")])
+def test_old_pipeline_names_still_work_and_name_the_new_one(old: str, new: str) -> None:
+    with pytest.warns(FutureWarning, match=f"data.pipeline={old} is deprecated.*use data.pipeline={new}"):
+        dm = FER2013DataModule(source=partial(make_synthetic_fer, n=100), pipeline=old)
+    assert dm.pipeline.name == new
+    with pytest.raises(ValueError, match="data.pipeline='tpu': expected one of per_image, batched"):
+        FER2013DataModule(source=partial(make_synthetic_fer, n=100), pipeline="tpu")

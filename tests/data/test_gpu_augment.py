@@ -23,8 +23,8 @@ from torchvision import transforms as T
 from torchvision.transforms.v2 import functional as TF
 
 from fer_lightning.data.augmentation import AugmentationSpec
-from fer_lightning.data.gpu_augment import GPUAugment, ten_crop_views
-from fer_lightning.data.transforms import train_views
+from fer_lightning.data.gpu_augment import GPUAugment
+from fer_lightning.data.transforms import crop_views, train_views
 
 PAPER = AugmentationSpec()
 N = 4000
@@ -149,10 +149,10 @@ def test_erasing_follows_torchvision_per_crop() -> None:
     assert (p.erase[:, 1:] != p.erase[:, :1]).any(dim=-1).float().mean() > 0.5
 
 
-def test_ten_crop_views_match_torchvision_tencrop() -> None:
+def test_crop_views_match_torchvision_tencrop() -> None:
     images = torch.randint(0, 256, (6, 48, 48), dtype=torch.uint8)
     for crop in (40, 41, 44):
-        views = ten_crop_views(images.unsqueeze(1).float() / 255, crop, ten_crop=True)
+        views = crop_views(images.unsqueeze(1).float() / 255, AugmentationSpec(crop_size=crop, ten_crop=True))
         assert views.shape == (6, 10, 1, crop, crop)
         for b, image in enumerate(images):
             pil = [torch.from_numpy(np.array(c)) for c in T.TenCrop(crop)(Image.fromarray(image.numpy()))]
@@ -161,7 +161,9 @@ def test_ten_crop_views_match_torchvision_tencrop() -> None:
         # The order the module's per-view averaging relies on: tl, tr, bl, br, centre, then mirrored.
         assert torch.equal(views[:, 1, 0], images[:, :crop, -crop:].float() / 255)
         assert torch.equal(views[:, 5, 0], images.flip(-1)[:, :crop, :crop].float() / 255)
-        centre = ten_crop_views(images.unsqueeze(1).float() / 255, crop, ten_crop=False)
+        centre = crop_views(
+            images.unsqueeze(1).float() / 255, AugmentationSpec(crop_size=crop, ten_crop=False)
+        )
         assert torch.equal(centre[:, 0], TF.center_crop(images.unsqueeze(1).float() / 255, crop))
 
 

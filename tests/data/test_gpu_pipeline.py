@@ -76,7 +76,7 @@ def fit(compose_cfg, tmp_path: Path, arrays: FERArrays, epochs: int, **trainer_k
     cfg = compose_cfg("model.net.width=0.0625", "scheduler=constant")
     model, optimizer = (OmegaConf.to_container(cfg[k], resolve=True) for k in ("model", "optimizer"))
     module = FERClassifier(model=model, optimizer=optimizer, scheduler=None)
-    dm = FER2013DataModule(source=lambda: arrays, augmentation=PAPER, batch_size=16, pipeline="gpu")
+    dm = FER2013DataModule(source=lambda: arrays, augmentation=PAPER, batch_size=16, pipeline="batched")
     trainer = pl.Trainer(
         accelerator="cpu",
         max_epochs=epochs,

@@ -48,10 +48,11 @@ def test_inspect_json_counts_duplicates_and_blanks(tmp_path: Path, capsys: pytes
 def test_inspect_lists_bad_rows(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
     path = write_fer2013_csv(random_arrays(), tmp_path / "fer2013.csv")
     path.write_text(path.read_text().replace(",PublicTest", ",Public", 2))
-    assert main(["inspect", str(path), "--json"]) == 1
+    assert main(["inspect", str(path), "--json"]) == 2
     error = json.loads(capsys.readouterr().out)
     assert (
         error["error_type"] == "FERDataError"
+        and error["exit_status"] == 2
         and "2 bad rows" in error["error"]
         and "row 22 (line 23)" in error["error"]
     )
@@ -71,7 +72,7 @@ def test_inspect_says_when_splits_are_unknown(tmp_path: Path, capsys: pytest.Cap
 
 
 def test_inspect_missing_path_exit_code(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
-    assert main(["inspect", str(tmp_path / "nope.csv")]) == 1
+    assert main(["inspect", str(tmp_path / "nope.csv")]) == 2
     assert "kaggle.com" in capsys.readouterr().err
 
 

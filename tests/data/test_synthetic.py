@@ -9,9 +9,9 @@ import pytest
 import torch
 from torch import nn
 
-from fer_lightning.classes import EMOTIONS, IMAGE_SIZE, NUM_CLASSES, SPLITS, TRAINING_CLASS_COUNTS
 from fer_lightning.data import make_synthetic_fer
-from fer_lightning.data.synthetic import FER2013_SPLIT_FRACTIONS, preview_grid
+from fer_lightning.data.preview import preview_grid
+from fer_lightning.fer2013 import CLASS_COUNTS, EMOTIONS, IMAGE_SIZE, NUM_CLASSES, SPLIT_FRACTIONS, SPLITS
 
 
 @pytest.fixture(scope="module")
@@ -44,7 +44,7 @@ def test_deterministic_per_seed(faces) -> None:
 
 def test_class_proportions_follow_fer2013_training(faces) -> None:
     counts = np.bincount(faces.labels, minlength=NUM_CLASSES)
-    quota = 1000 * np.array(TRAINING_CLASS_COUNTS) / sum(TRAINING_CLASS_COUNTS)
+    quota = 1000 * np.array(CLASS_COUNTS["Training"]) / sum(CLASS_COUNTS["Training"])
     assert counts.sum() == 1000 and (np.abs(counts - quota) < 1).all()
     # shuffled: the labels are not sorted by class
     assert (np.diff(faces.labels) < 0).any()
@@ -55,7 +55,7 @@ def test_class_proportions_follow_fer2013_training(faces) -> None:
 
 def test_splits_are_stratified(faces) -> None:
     assert faces.split_counts() == {"Training": 800, "PublicTest": 100, "PrivateTest": 100}
-    for name, fraction in zip(SPLITS, FER2013_SPLIT_FRACTIONS, strict=True):
+    for name, fraction in zip(SPLITS, SPLIT_FRACTIONS, strict=True):
         per_class = np.bincount(faces.split(name).labels, minlength=NUM_CLASSES)
         # stratified: each class is split like the whole, to within rounding
         assert (np.abs(per_class - fraction * np.bincount(faces.labels)) < 2).all(), (name, per_class)

@@ -42,7 +42,7 @@ from fer_lightning.hpo.trials import (
     record_outcome,
     settle_claims,
 )
-from tests.conftest import CONF_DIR, TINY
+from tests.conftest import CONF_DIR
 from tests.helpers import ROOT, run_app
 from tests.tracking.wandb_records import offline_runs
 
@@ -53,19 +53,19 @@ optuna.logging.set_verbosity(optuna.logging.WARNING)
 
 def test_space_from_preset_text_and_command_line() -> None:
     space = parse_search_space(
-        {"scheduler.lr": "tag(log, interval(1e-4, 1e-1))", "data.batch_size": "choice(32, 64)", "optimizer": "sgd,adam"},
+        {"optimizer.lr": "tag(log, interval(1e-4, 1e-1))", "data.batch_size": "choice(32, 64)", "optimizer": "sgd,adam"},
         ["optimizer=adam,amsgrad", "+callbacks.crash.epoch=range(0,3)", "model.net.width=int(interval(1, 4))",
          "trainer.max_epochs=5"],
     )  # fmt: skip
     d = space.distributions
-    assert d["scheduler.lr"] == FloatDistribution(1e-4, 1e-1, log=True)
+    assert d["optimizer.lr"] == FloatDistribution(1e-4, 1e-1, log=True)
     assert d["data.batch_size"] == CategoricalDistribution([32, 64])
     assert d["optimizer"] == CategoricalDistribution(["adam", "amsgrad"]), "the command line wins over params"
     assert d["callbacks.crash.epoch"] == IntDistribution(0, 2)
     assert d["model.net.width"] == IntDistribution(1, 4)
     assert space.fixed == ("trainer.max_epochs=5",)
 
-    params = {"scheduler.lr": 0.003, "data.batch_size": 64, "optimizer": "amsgrad", "callbacks.crash.epoch": 1,
+    params = {"optimizer.lr": 0.003, "data.batch_size": 64, "optimizer": "amsgrad", "callbacks.crash.epoch": 1,
               "model.net.width": 2}  # fmt: skip
     overrides = space.overrides(params)
     assert "+callbacks.crash.epoch=1" in overrides, "the + prefix of an added key is kept"
@@ -73,17 +73,17 @@ def test_space_from_preset_text_and_command_line() -> None:
     assert parsed == {**params, "trainer.max_epochs": 5}
 
     assert space.digest() == parse_search_space(None, _same_space_reordered()).digest()
-    narrower = parse_search_space({"scheduler.lr": "tag(log, interval(1e-4, 1e-2))"}, [])
+    narrower = parse_search_space({"optimizer.lr": "tag(log, interval(1e-4, 1e-2))"}, [])
     assert (
         narrower.digest()
-        != parse_search_space({"scheduler.lr": "tag(log, interval(1e-4, 1e-1))"}, []).digest()
+        != parse_search_space({"optimizer.lr": "tag(log, interval(1e-4, 1e-1))"}, []).digest()
     )
 
 
 def _same_space_reordered() -> list[str]:
     """The space above written in another order: the digest must not depend on it."""
     text = {
-        "scheduler.lr": "tag(log,interval(0.0001,0.1))", "data.batch_size": "choice(32,64)",
+        "optimizer.lr": "tag(log,interval(0.0001,0.1))", "data.batch_size": "choice(32,64)",
         "optimizer": "adam,amsgrad", "+callbacks.crash.epoch": "range(0,3)", "model.net.width": "int(interval(1,4))",
     }  # fmt: skip
     return ["trainer.max_epochs=5", *(f"{k}={v}" for k, v in reversed(text.items()))]
@@ -93,7 +93,7 @@ def _same_space_reordered() -> list[str]:
     ("line", "message"),
     [
         ("data.train_splits=choice([Training],[Training,PrivateTest])", "data.train_splits: choice values"),
-        ("scheduler.lr=tag(lgo, interval(0.1, 1))", "scheduler.lr: unknown tag"),
+        ("optimizer.lr=tag(lgo, interval(0.1, 1))", "optimizer.lr: unknown tag"),
         (
             "model.net.dropout=tag(log, range(0.1, 0.5, 0.1))",
             "model.net.dropout: a float range cannot be log",
@@ -110,8 +110,8 @@ def test_grid_needs_discrete_parameters_and_enqueued_keys_must_be_parameters() -
     space = parse_search_space(None, ["optimizer=sgd,adam", "data.batch_size=range(32,97,32)"])
     assert space.grid() == {"optimizer": ["sgd", "adam"], "data.batch_size": [32, 64, 96]}
     assert space.grid_size() == 6
-    with pytest.raises(SearchSpaceError, match="grid search: parameter 'scheduler.lr'"):
-        parse_search_space(None, ["scheduler.lr=interval(0.1,1)"]).grid()
+    with pytest.raises(SearchSpaceError, match="grid search: parameter 'optimizer.lr'"):
+        parse_search_space(None, ["optimizer.lr=interval(0.1,1)"]).grid()
     with pytest.raises(SearchSpaceError, match=r"enqueue_trials\[1\]: \['optimizer.lr'\]"):
         enqueued_params([{"optimizer": "sgd"}, {"optimizer.lr": 0.1}], space)
 
@@ -129,7 +129,7 @@ def test_values_written_as_overrides_read_back_the_same(value) -> None:
 # -- the study between workers -------------------------------------------------------------------------
 
 
-_SPACE = ["scheduler.lr=tag(log,interval(1e-3,1e-1))", "trainer.max_epochs=2"]
+_SPACE = ["optimizer.lr=tag(log,interval(1e-3,1e-1))", "trainer.max_epochs=2"]
 
 
 def _space():
@@ -140,16 +140,16 @@ def test_resuming_keeps_the_study_and_refuses_another_space(
     tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
     url = f"sqlite:///{tmp_path}/optuna.db"
-    first = open_study(url, "s", "maximize", _space(), enqueue=[{"scheduler.lr": 0.01}])
-    again = open_study(url, "s", "maximize", _space(), enqueue=[{"scheduler.lr": 0.01}])
+    first = open_study(url, "s", "maximize", _space(), enqueue=[{"optimizer.lr": 0.01}])
+    again = open_study(url, "s", "maximize", _space(), enqueue=[{"optimizer.lr": 0.01}])
     assert again.study_name == first.study_name
     assert len(again.get_trials(states=(TrialState.WAITING,))) == 1, "enqueued once, at creation"
     popped = again.ask(_space().distributions)
-    assert popped.params == {"scheduler.lr": 0.01} and popped.user_attrs[ENQUEUED] == "preset"
+    assert popped.params == {"optimizer.lr": 0.01} and popped.user_attrs[ENQUEUED] == "preset"
 
-    other = parse_search_space(None, ["scheduler.lr=tag(log,interval(1e-4,1e-1))", "trainer.max_epochs=2"])
+    other = parse_search_space(None, ["optimizer.lr=tag(log,interval(1e-4,1e-1))", "trainer.max_epochs=2"])
     with pytest.raises(
-        ValueError, match=r"param scheduler.lr: study has .*'low': 0.001.*this command has .*'low': 0.0001"
+        ValueError, match=r"param optimizer.lr: study has .*'low': 0.001.*this command has .*'low': 0.0001"
     ):
         open_study(url, "s", "maximize", other)
     with caplog.at_level(logging.WARNING, logger="fer_lightning.hpo.study"):
@@ -298,7 +298,7 @@ def test_the_paper_neighbourhood_starts_from_the_papers_configuration() -> None:
 # -- real studies --------------------------------------------------------------------------------------
 
 # Trials of 2 epochs on 400 synthetic faces with the centre crop only.
-TRIAL = [*TINY, "data.source.n=400", "augmentation.ten_crop=false"]
+TRIAL = ["debug=tiny", "data.source.n=400", "augmentation.ten_crop=false"]
 
 
 def _study_args(tmp_path: Path, name: str, n_trials: int, *extra: str) -> list[str]:
@@ -331,14 +331,14 @@ def test_study_prunes_records_failures_and_resumes_after_ctrl_c(tmp_path: Path) 
     command again: it runs exactly the missing three."""
     planted = (
         "hydra.sweeper.enqueue_trials=["
-        "{scheduler.lr:0.05,callbacks.crash.epoch:99},{scheduler.lr:0.02,callbacks.crash.epoch:99},"
-        "{scheduler.lr:1e-07,callbacks.crash.epoch:99},{scheduler.lr:0.02,callbacks.crash.epoch:0},"
-        "{scheduler.lr:1000000.0,callbacks.crash.epoch:99}]"
+        "{optimizer.lr:0.05,callbacks.crash.epoch:99},{optimizer.lr:0.02,callbacks.crash.epoch:99},"
+        "{optimizer.lr:1e-07,callbacks.crash.epoch:99},{optimizer.lr:0.02,callbacks.crash.epoch:0},"
+        "{optimizer.lr:1000000.0,callbacks.crash.epoch:99}]"
     )
     args = _study_args(
         tmp_path, "resume", 6, "trainer.max_epochs=2", planted, "hydra/sweeper/sampler=random",
         "hydra.sweeper.sampler.seed=0", "hydra.sweeper.pruner.n_startup_trials=2",
-        "hydra.sweeper.pruner.n_warmup_steps=0", "scheduler.lr=tag(log,interval(1e-3,1e-1))",
+        "hydra.sweeper.pruner.n_warmup_steps=0", "optimizer.lr=tag(log,interval(1e-3,1e-1))",
         "+callbacks.crash._target_=tests.helpers.RaiseAtEpochEnd", "+callbacks.crash.epoch=choice(99,0)",
     )  # fmt: skip
 
@@ -372,7 +372,7 @@ def test_study_prunes_records_failures_and_resumes_after_ctrl_c(tmp_path: Path) 
             assert t.user_attrs[ABANDONED].startswith("interrupted")
             assert any(c.params == t.params and c.number > t.number for c in counted)
 
-    by_point = {(t.params["scheduler.lr"], t.params["callbacks.crash.epoch"]): t for t in counted}
+    by_point = {(t.params["optimizer.lr"], t.params["callbacks.crash.epoch"]): t for t in counted}
     pruned = by_point[1e-07, 99]
     assert pruned.state == TrialState.PRUNED and pruned.user_attrs[PRUNED_AT] == 0
     assert list(pruned.intermediate_values) == [0], "stopped before its last epoch"
@@ -399,7 +399,7 @@ def test_two_workers_share_one_sqlite_study_without_duplicates(tmp_path: Path) -
     """The same command started twice on one storage: 4 trials in all, each run once, each a W&B run
     in the study's group; each worker ends with the study summary as a W&B run of that group."""
     args = _study_args(tmp_path, "pair", 4, "trainer.max_epochs=1", "logger=wandb",
-                       "scheduler.lr=tag(log,interval(1e-3,1e-1))", "optimizer=sgd_nesterov,adam")  # fmt: skip
+                       "optimizer.lr=tag(log,interval(1e-3,1e-1))", "optimizer=sgd_nesterov,adam")  # fmt: skip
     with ThreadPoolExecutor(2) as pool:
         runs = list(
             pool.map(lambda w: run_app([*args, f"hydra.sweep.dir={tmp_path / w}"], tmp_path), ["a", "b"])

@@ -13,7 +13,7 @@ from hydra.core.global_hydra import GlobalHydra
 from optuna.trial import TrialState
 
 from fer_lightning.hpo.study import JOB_DIR
-from tests.conftest import CONF_DIR, TINY
+from tests.conftest import CONF_DIR
 from tests.helpers import run_app
 
 
@@ -42,7 +42,7 @@ def test_optuna_trials_run_as_submitit_local_jobs(tmp_path: Path) -> None:
         ["-m", "hydra/sweeper=optuna", "hydra/launcher=submitit_local", "hydra.launcher.timeout_min=10",
          "hydra.sweeper.study_name=local", "hydra.sweeper.n_trials=2", "hydra.sweeper.n_jobs=2",
          f"hydra.sweeper.storage=sqlite:///{tmp_path}/optuna.db", f"hydra.sweep.dir={sweep}",
-         *TINY, "data.source.n=400", "augmentation.ten_crop=false", "optimizer=sgd_nesterov,adam"],
+         "debug=tiny", "data.source.n=400", "augmentation.ten_crop=false", "optimizer=sgd_nesterov,adam"],
         tmp_path,
     )  # fmt: skip
     assert proc.returncode == 0, (proc.stdout + proc.stderr)[-6000:]

@@ -19,7 +19,7 @@ from hydra.core.global_hydra import GlobalHydra
 from omegaconf import OmegaConf
 from wandb.sdk.launch.sweeps.utils import create_sweep_command, create_sweep_command_args
 
-from tests.conftest import CONF_DIR, TINY
+from tests.conftest import CONF_DIR
 from tests.helpers import ROOT
 from tests.tracking.wandb_records import offline_runs
 
@@ -76,10 +76,9 @@ def test_an_agent_filled_command_trains_and_logs_the_sweep_metric(tmp_path: Path
     sweep = yaml.safe_load((ROOT / "sweeps" / "wandb" / "broad.yaml").read_text())
     params = {k: _pick(v) for k, v in sweep["parameters"].items()}
     params.update({"data.batch_size": 32, "optimizer": "adam", "scheduler": "cosine"})
-    # TINY sizes, except its logger=none: the command's logger=wandb is what is tested.
-    tiny = [o for o in TINY if not o.startswith("logger=")]
+    # debug=tiny's sizes; its logger=none gives way to the command's logger=wandb, which is what is tested.
     cpu = [
-        *tiny,
+        "debug=tiny",
         "data=synthetic",
         "data.source.n=400",
         "augmentation.ten_crop=false",
@@ -112,6 +111,6 @@ def test_an_agent_filled_command_trains_and_logs_the_sweep_metric(tmp_path: Path
     assert math.isclose(run.config["augmentation"]["rotate_deg"], params["augmentation.rotate_deg"])
     assert math.isclose(run.config["model"]["net"]["dropout"], params["model.net.dropout"])
     assert run.config["optimizer"] == "adam" and math.isclose(
-        run.config["scheduler.lr"], params["scheduler.lr"]
+        run.config["optimizer.lr"], params["optimizer.lr"]
     )
     assert run.values(sweep["metric"]["name"]), "the sweep's metric is logged"

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 from skimage import data as skdata
 
-from fer_lightning.classes import EMOTIONS
+from fer_lightning.fer2013 import EMOTIONS
 from fer_lightning.predict import FaceDetector, fer_crop, photo_paths
 from tests.helpers import run_app
 

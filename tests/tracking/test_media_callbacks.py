@@ -9,9 +9,8 @@ import numpy as np
 import pytest
 from matplotlib.image import imread
 
-from fer_lightning.classes import EMOTIONS
+from fer_lightning.fer2013 import EMOTIONS
 from fer_lightning.train import train
-from tests.conftest import TINY
 from tests.helpers import run_app
 from tests.tracking.wandb_records import offline_runs
 
@@ -130,7 +129,7 @@ def test_ddp_spawn_job_has_one_wandb_run_with_its_media_and_counts_every_face_on
     sweep = tmp_path / "sweep"
     proc = run_app(
         # One epoch on single centre crops keeps the two processes short (and covers the one-view path).
-        ["-m", "trainer=ddp_cpu", *TINY, "data.source.n=701", "logger=wandb", *MEDIA, "trainer.max_epochs=1",
+        ["-m", "trainer=ddp_cpu", "debug=tiny", "data.source.n=701", "logger=wandb", *MEDIA, "trainer.max_epochs=1",
          "augmentation.ten_crop=false", f"hydra.sweep.dir={sweep}"],
         tmp_path,
     )  # fmt: skip

@@ -12,8 +12,9 @@ import pytest
 from matplotlib.image import imread
 
 from fer_lightning.paper_figures import paper_accuracy
-from fer_lightning.report import load_runs, main, write_report
-from tests.conftest import TINY
+from fer_lightning.report.__main__ import main
+from fer_lightning.report.document import write_report
+from fer_lightning.report.runs import load_runs
 from tests.helpers import run_app
 
 CHOICES = {"model": "vggnet", "data": "fer2013", "augmentation": "khaireddin", "trainer": "gpu"}
@@ -129,10 +130,10 @@ def test_report_of_a_real_multirun(tmp_path: Path) -> None:
     """2 optimizers x 2 schedulers x 2 seeds through the Hydra app; the sweep-end callback writes the report."""
     sweep = tmp_path / "sweep"
     proc = run_app(
-        ["-m", "optimizer=sgd,adam", "scheduler=constant,step", "seed=0,1", *TINY, "augmentation.ten_crop=false",
+        ["-m", "optimizer=sgd,adam", "scheduler=constant,step", "seed=0,1", "debug=tiny", "augmentation.ten_crop=false",
          f"hydra.sweep.dir={sweep}",
          # `++` sets it whether or not conf/hydra/default.yaml already registers the callback
-         "++hydra.callbacks.sweep_report._target_=fer_lightning.tracking.SweepReportCallback"],
+         "++hydra.callbacks.sweep_report._target_=fer_lightning.report.sweep_callback.SweepReportCallback"],
         tmp_path,
     )  # fmt: skip
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-6000:]

@@ -8,7 +8,8 @@ import torch
 from torch import nn
 
 from fer_lightning.models import VGGNet
-from fer_lightning.tracking.figures import saliency_figure, save_png
+from fer_lightning.plotting import save_png
+from fer_lightning.tracking.figures import saliency_figure
 from fer_lightning.tracking.media import first_per_class
 from fer_lightning.tracking.saliency import saliency_grid
 

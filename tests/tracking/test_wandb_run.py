@@ -10,7 +10,6 @@ import wandb
 
 from fer_lightning.tracking import close_loggers, make_wandb_logger
 from fer_lightning.tracking.wandb_run import resolve_mode, sweep_group
-from tests.conftest import TINY
 from tests.helpers import run_app
 from tests.tracking.wandb_records import offline_runs
 
@@ -70,7 +69,7 @@ def test_multirun_jobs_get_their_own_runs_in_one_group_and_a_crash_is_recorded(t
     """Job 0 crashes after its first epoch, job 1 completes: two runs, one group, the first marked failed."""
     sweep = tmp_path / "sweep"
     proc = run_app(
-        ["-m", *TINY, "augmentation.ten_crop=false", "trainer.max_epochs=2", "logger=wandb",
+        ["-m", "debug=tiny", "augmentation.ten_crop=false", "trainer.max_epochs=2", "logger=wandb",
          "+callbacks.crash._target_=tests.helpers.RaiseAtEpochEnd", "+callbacks.crash.epoch=0,99",
          f"hydra.sweep.dir={sweep}"],
         tmp_path,
@@ -90,9 +89,7 @@ def test_multirun_jobs_get_their_own_runs_in_one_group_and_a_crash_is_recorded(t
         assert run.run.display_name == result["run_name"]
         assert run.run.job_type == "train"
         assert {"multirun", "optimizer:sgd_nesterov", "data:synthetic"} <= set(run.run.tags)
-        assert (
-            run.config["seed"] == 0 and run.config["optimizer"]["lr"] == 0.01
-        )  # resolved, not ${scheduler.lr}
+        assert run.config["seed"] == 0 and run.config["optimizer"]["lr"] == 0.01  # resolved
     # The crash comes after epoch 0 was validated: its val numbers reached the run before it failed.
     assert [row["epoch"] for row in crashed.history if "val/acc" in row] == [0]
     assert [row["epoch"] for row in completed.history if "train/loss" in row] == [0, 1]

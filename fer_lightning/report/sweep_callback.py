@@ -26,7 +26,9 @@ class SweepReportCallback(Callback):
         self.every_job = every_job
 
     def _write(self, sweep_dir: Path) -> None:
-        from fer_lightning.report import write_report
+        # Imported here: Hydra creates this callback at every start of every app (predict, export...),
+        # and the report's pandas and matplotlib are needed only when a multirun ends.
+        from fer_lightning.report.document import write_report
 
         try:
             files = write_report([sweep_dir], sweep_dir)
