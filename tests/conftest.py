@@ -4,6 +4,7 @@ inside the test's temp dir."""
 from __future__ import annotations
 
 import os
+import signal
 from collections.abc import Callable
 from pathlib import Path
 
@@ -28,6 +29,14 @@ def _isolated_wandb(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytes
     for var in ("WANDB_DIR", "WANDB_CACHE_DIR", "WANDB_DATA_DIR", "WANDB_CONFIG_DIR"):
         monkeypatch.setenv(var, str(wandb_home))
     monkeypatch.delenv("WANDB_API_KEY", raising=False)
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _ctrl_c_is_delivered() -> None:
+    # A suite started in the background of a non-interactive shell inherits SIGINT ignored, and so do the
+    # app processes it starts: the Ctrl-C tests would then see no interrupt at all. Restore Python's default.
+    if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
 @pytest.fixture(autouse=True, scope="session")
